@@ -1,0 +1,186 @@
+"""The run folder: where one report run keeps its notebooks, HTML and artifacts.
+
+A :class:`RunContext` is what every notebook opens first. It holds the validated
+config and knows where each artifact lives, so notebook 03 can read what notebook 02
+wrote. Opened without a ``run_dir`` (JupyterLab, defaults) it uses a scratch folder
+``scratch/<config name>/`` in the project, which is never a report folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segkit.config import load_config, project_root
+from segkit.exceptions import RunError
+
+__all__ = ["RunContext", "open_run", "new_run_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def new_run_dir(output_dir: str | Path, day: dt.date | None = None) -> Path:
+    """Create and return a new run folder ``<output_dir>/<YYYY-MM-DD>[-N]``.
+
+    The folder is created with ``mkdir(exist_ok=False)``, which is atomic, so two runs
+    that start at the same moment get different folders and an earlier run is never
+    reused or overwritten.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stem = (day or dt.date.today()).isoformat()
+    for n in range(1, 10_000):
+        candidate = output_dir / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RunError(f"more than 9,999 runs dated {stem} in {output_dir}; archive some")
+
+
+@dataclass
+class RunContext:
+    """Config plus the paths of one run folder.
+
+    Attributes
+    ----------
+    config : dict
+        The validated config (see :func:`segkit.config.load_config`).
+    run_dir : Path
+        The run folder; ``artifacts/`` inside it holds every file steps exchange.
+    """
+
+    config: dict[str, Any]
+    run_dir: Path
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def artifacts(self) -> Path:
+        path = self.run_dir / "artifacts"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    @property
+    def has_transactions(self) -> bool:
+        return self.config["transactions"] is not None
+
+    @property
+    def has_customers(self) -> bool:
+        return self.config["customers"] is not None
+
+    def artifact(self, name: str) -> Path:
+        """Path of an artifact (it may not exist yet)."""
+        return self.artifacts / name
+
+    def has(self, name: str) -> bool:
+        return self.artifact(name).exists()
+
+    def save_frame(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a frame as Parquet (``.parquet``) or CSV (``.csv``)."""
+        path = self.artifact(name)
+        if name.endswith(".parquet"):
+            frame.to_parquet(path)
+        elif name.endswith(".csv"):
+            frame.to_csv(path, index=frame.index.name is not None)
+        else:
+            raise RunError(f"artifact {name!r}: use a .parquet or .csv name")
+        self._cache.pop(name, None)
+        return path
+
+    def load_frame(self, name: str) -> pd.DataFrame:
+        """Read a frame artifact written by :meth:`save_frame` (cached per context)."""
+        if name not in self._cache:
+            path = self.artifact(name)
+            if not path.exists():
+                raise RunError(
+                    f"artifact {name!r} not found in {self.artifacts}; run the notebook "
+                    "that produces it first (or call ctx.ensure(step))"
+                )
+            if name.endswith(".parquet"):
+                self._cache[name] = pd.read_parquet(path)
+            else:
+                self._cache[name] = pd.read_csv(path)
+        return self._cache[name].copy()
+
+    def save_json(self, name: str, data: Any) -> Path:
+        path = self.artifact(name)
+        path.write_text(json.dumps(data, indent=2, default=_json_default), encoding="utf-8")
+        return path
+
+    def load_json(self, name: str) -> Any:
+        path = self.artifact(name)
+        if not path.exists():
+            raise RunError(
+                f"artifact {name!r} not found in {self.artifacts}; run the notebook "
+                "that produces it first (or call ctx.ensure(step))"
+            )
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def ensure(self, step: str) -> None:
+        """Run ``step`` (and the steps before it) unless its artifacts already exist."""
+        from segkit.pipeline import ensure
+
+        ensure(self, step)
+
+    def run_step(self, step: str) -> None:
+        """Run ``step`` now, after making sure the steps before it have run."""
+        from segkit.pipeline import run_step
+
+        run_step(self, step)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def open_run(
+    config_path: str | Path,
+    run_dir: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> RunContext:
+    """Open (and create) the run folder a notebook works in.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The YAML config. Relative paths are tried from the current folder and then
+        from the project root, so notebooks can say ``../configs/online_retail.yaml``
+        or ``configs/online_retail.yaml``.
+    run_dir : str or Path, optional
+        The run folder; None (the notebook default) means a scratch folder
+        ``scratch/<config name>/`` under the project root.
+    overrides : mapping or list of "key=value", optional
+        Config overrides, as given to ``segkit report --set``.
+    """
+    path = Path(config_path)
+    if not path.is_absolute() and not path.exists():
+        alternative = project_root(Path.cwd()) / path
+        if alternative.exists():
+            path = alternative
+    config = load_config(path, overrides)
+    if run_dir in (None, ""):
+        folder = project_root(path) / "scratch" / config["name"]
+    else:
+        folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    logger.info("run folder %s", folder)
+    return RunContext(config=config, run_dir=folder.resolve())
