@@ -133,11 +133,14 @@ class RunContext:
 
         ensure(self, step)
 
-    def run_step(self, step: str) -> None:
-        """Run ``step`` now, after making sure the steps before it have run."""
+    def run_step(self, step: str) -> dict:
+        """Run ``step`` now, after making sure the steps before it have run.
+
+        Returns the step's record: ``{"step", "seconds", "summary"}``.
+        """
         from segkit.pipeline import run_step
 
-        run_step(self, step)
+        return run_step(self, step)
 
 
 def _json_default(value: Any) -> Any:

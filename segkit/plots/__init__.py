@@ -1,0 +1,1 @@
+"""Figures for the notebooks, one module per notebook topic; each function returns a Figure."""

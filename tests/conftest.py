@@ -1,0 +1,72 @@
+"""Shared fixtures: small hand-made transaction files and configs written to tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ONLINE_RETAIL = ROOT / "data" / "raw" / "online_retail.csv.gz"
+PERSONALITY = SHARED_DATA / "customer_personality" / "marketing_campaign.csv"
+
+# Ten order lines, three customers, one cancellation, one line without a customer,
+# one zero price, one postage line, one exact duplicate. Every number can be
+# checked by eye: see tests/test_clean.py.
+TINY_CSV = textwrap.dedent(
+    """\
+    InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+    1001,A1,MUG,2,2021-01-05 10:00:00,3.0,11.0,France
+    1001,A2,PLATE,1,2021-01-05 10:00:00,10.0,11.0,France
+    1002,A1,MUG,4,2021-02-01 09:30:00,3.0,12.0,Germany
+    1002,A1,MUG,4,2021-02-01 09:30:00,3.0,12.0,Germany
+    C1003,A1,MUG,-1,2021-02-03 12:00:00,3.0,12.0,Germany
+    1004,A3,BOWL,5,2021-03-01 08:00:00,2.0,,United Kingdom
+    1005,A3,BOWL,1,2021-03-02 08:00:00,0.0,13.0,United Kingdom
+    1006,POST,POSTAGE,1,2021-03-02 08:00:00,18.0,13.0,United Kingdom
+    1007,A2,PLATE,3,2021-03-10 15:00:00,10.0,13.0,United Kingdom
+    1008,A1,MUG,1,2021-04-01 11:00:00,3.0,11.0,France
+    """
+)
+
+TINY_COLUMNS = {
+    "customer_id": "CustomerID",
+    "order_id": "InvoiceNo",
+    "timestamp": "InvoiceDate",
+    "quantity": "Quantity",
+    "unit_price": "UnitPrice",
+    "product_id": "StockCode",
+    "description": "Description",
+    "country": "Country",
+}
+
+
+def write_config(folder: Path, body: dict, name: str = "config.yaml") -> Path:
+    """Write a config dict as YAML into ``folder`` (which also acts as project root)."""
+    (folder / "pyproject.toml").touch()
+    path = folder / name
+    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.csv"
+    path.write_text(TINY_CSV, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, tiny_csv: Path) -> Path:
+    return write_config(
+        tmp_path,
+        {
+            "name": "tiny",
+            "transactions": {"path": tiny_csv.name, "columns": dict(TINY_COLUMNS)},
+            "as_of": "2021-04-02",
+            "seed": 0,
+        },
+    )
