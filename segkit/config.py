@@ -113,6 +113,8 @@ DEFAULTS: dict[str, Any] = {
         "top_countries": 10,
         "rare_share": 0.01,
         "exclude": [],
+        # column -> its levels in order, e.g. {Education: [Basic, Master, PhD]}
+        "ordinal": {},
     },
     "rfm": {
         "bins": 5,
@@ -143,6 +145,12 @@ DEFAULTS: dict[str, Any] = {
         "max_segments": 8,
         "min_stability": 0.6,
         "choice": None,
+        "n_init": 10,  # k-means restarts (one k-means++ start lands in bad optima)
+        "dbcv_sample": 3000,  # exact DBCV is quadratic in memory: bounded sample
+        "max_noise_share": 0.25,  # HDBSCAN "Unassigned" share above this: ineligible
+        "segment_penalty": 0.01,  # score cost of each segment beyond two
+        "map_method": "auto",  # 2-D map: "umap", "pca", or auto (umap if listed)
+        "map_sample": 5000,  # customers drawn on the 2-D map (embedding.parquet)
     },
     "validation": {
         "bootstrap": 50,
@@ -151,12 +159,21 @@ DEFAULTS: dict[str, Any] = {
         "alpha": 0.05,
         "outcome": None,
         "ci_level": 0.95,
+        "ci_resamples": 1000,  # bootstrap resamples of each outcome CI (cheap)
+        "ps_splits": 2,  # prediction strength: random half-splits per k (2 folds each)
+        "min_effect": 0.33,  # |Cliff's delta| that separates two segments (medium)
+        "keep_jaccard": 0.75,  # verdict: keep at or above (Hennig: stable)
+        "watch_jaccard": 0.6,  # verdict: below -> not trustworthy, merge
+        "refit_umap": False,  # False: UMAP models are refitted in their fixed embedding
     },
     "profiles": {
         "names_file": None,
         "hash_ids": True,
         "tree_depth": 3,
         "compare_to": None,
+        "min_leaf_share": 0.01,  # smallest surrogate-tree leaf, share of customers
+        "match_max_distance": 1.0,  # names file: max RMS std distance of centroids
+        "key_features": None,  # medians in the profile table; None: RFM columns
     },
     "report": {
         "output_dir": "reports",

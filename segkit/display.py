@@ -1,0 +1,54 @@
+"""Rich display objects for notebooks: figures, tables and notes that show themselves.
+
+* :class:`ReportFigure` -- a matplotlib Figure built without ``pyplot`` that a
+  notebook shows as a PNG, exactly once, whatever the backend;
+* :class:`Table` -- a DataFrame whose cells a notebook shows in full (no truncated
+  text);
+* :class:`Note` -- a ``str`` that a notebook renders as Markdown.
+
+The report modules (:mod:`segkit.plots.explore` and the other ``segkit.plots``
+modules, :mod:`segkit.plots.explore_tables`) return these objects, so a notebook
+cell only has to call a function to show its result.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["Note", "ReportFigure", "Table"]
+
+
+class ReportFigure(Figure):
+    """A Figure that notebooks show as a PNG without going through ``pyplot``.
+
+    Figures built outside ``pyplot`` are not captured by the inline backend, so
+    this class gives them their own PNG representation: the cell that returns one
+    shows it exactly once, whatever the matplotlib backend.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+class Table(pd.DataFrame):
+    """A DataFrame for the report: notebooks show every cell's text in full."""
+
+    @property
+    def _constructor(self) -> type[Table]:
+        return Table
+
+    def _repr_html_(self) -> str | None:
+        with pd.option_context("display.max_colwidth", None, "display.max_rows", 500):
+            return super()._repr_html_()
+
+
+class Note(str):
+    """A sentence for the report: a ``str`` that notebooks render as Markdown."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)

@@ -1,0 +1,171 @@
+"""Candidate grid: recovery of planted segments, baseline row, samples, errors."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+from sklearn.metrics import adjusted_rand_score
+
+from segkit.compare import (
+    COLUMNS,
+    candidate_id,
+    compare_candidates,
+    is_quiet,
+    parse_candidate,
+)
+from segkit.config import DEFAULTS
+from segkit.datasets import make_customer_features
+from segkit.exceptions import ConfigError, DataError
+from segkit.model import SegmentationModel
+from segkit.recommend import recommend
+
+
+def _clustering(**changes) -> dict:
+    clustering = copy.deepcopy(DEFAULTS["clustering"])
+    clustering.update(
+        algorithms=["kmeans", "gmm", "ward", "hdbscan"],
+        representations=["scaled", "pca"],
+        k_min=2,
+        k_max=5,
+        stability_refits=2,
+    )
+    clustering.update(changes)
+    return clustering
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pd.DataFrame, pd.Series]:
+    return make_customer_features(400, n_segments=4, seed=11, n_features=5)
+
+
+@pytest.fixture(scope="module")
+def result(planted):
+    features, _ = planted
+    rfm = pd.DataFrame(
+        {"segment": np.where(features["f0"] > 0, "Champions", "Hibernating")},
+        index=features.index,
+    )
+    return compare_candidates(features, clustering=_clustering(), seed=0, rfm=rfm)
+
+
+def test_recommendation_finds_planted_k_and_recovers_segments(planted, result):
+    features, truth = planted
+    _, rec = recommend(result.table, _clustering())
+    algorithm, representation, k = parse_candidate(rec["winner"])
+    assert k == 4
+    model = SegmentationModel(
+        algorithm=algorithm, representation=representation, n_segments=k
+    ).fit(features)
+    assert adjusted_rand_score(truth, model.labels_) >= 0.95
+
+
+def test_table_has_one_row_per_candidate_and_the_rfm_baseline(result):
+    table = result.table
+    assert list(table.columns) == COLUMNS
+    # 3 k-based algorithms x 4 k x 2 representations + 2 HDBSCAN + RFM
+    assert len(table) == 3 * 4 * 2 + 2 + 1
+    assert table["candidate"].is_unique
+    rfm = table.set_index("candidate").loc["rfm/rules"]
+    assert rfm["n_segments"] == 2
+    assert np.isfinite(rfm["silhouette"])
+    gmm = table[table["algorithm"] == "gmm"]
+    assert gmm["bic"].notna().all()
+    assert table.loc[table["algorithm"] != "gmm", "bic"].isna().all()
+    hdb = table[table["algorithm"] == "hdbscan"]
+    assert hdb["dbcv"].notna().all() and hdb["k"].isna().all()
+
+
+def test_calinski_harabasz_peaks_at_planted_k_where_silhouette_prefers_two(result):
+    # why the recommendation averages three indices: these planted segments come
+    # in pairs, so silhouette alone would pick k=2
+    kmeans = result.table.query("algorithm == 'kmeans' and representation == 'scaled'")
+    kmeans = kmeans.set_index("k")
+    assert kmeans["calinski_harabasz"].idxmax() == 4
+    assert kmeans["silhouette"].idxmax() == 2
+    assert (kmeans.loc[[2, 3, 4], "stability"] > 0.9).all()
+
+
+def test_segment_sizes_are_long_form_shares(result):
+    sizes = result.segment_sizes
+    sums = sizes.groupby("candidate")["share"].sum()
+    assert np.allclose(sums, 1.0)
+    four = sizes[sizes["candidate"] == "kmeans/scaled/4"]
+    assert list(four["segment"]) == [0, 1, 2, 3]
+
+
+def test_same_seed_gives_identical_table(planted):
+    features, _ = planted
+    clustering = _clustering(algorithms=["kmeans", "ward"], k_max=4)
+    timing = ["fit_seconds", "reduce_seconds"]
+    first = compare_candidates(features, clustering=clustering, seed=5).table
+    second = compare_candidates(features, clustering=clustering, seed=5).table
+    assert_frame_equal(first.drop(columns=timing), second.drop(columns=timing))
+
+
+def test_samples_are_bounded_and_reported(planted):
+    features, _ = planted
+    clustering = _clustering(
+        algorithms=["kmeans"], k_max=3, fit_sample=300, metric_sample=150
+    )
+    before = features.copy()
+    result = compare_candidates(features, clustering=clustering, seed=0)
+    assert_frame_equal(features, before)
+    assert result.samples["customers"] == 400
+    assert result.samples["fit"] == 300
+    assert result.samples["metric"] == 150
+    assert (result.table["n_fit"] == 300).all()
+    assert (result.table["n_metric"] == 150).all()
+
+
+def test_fewer_customers_than_k_min_is_a_data_error(planted):
+    features = planted[0].head(3)
+    with pytest.raises(DataError, match=r"only 3 customers .* lower clustering\.k_min"):
+        compare_candidates(features, clustering=_clustering(k_min=4), seed=0)
+
+
+def test_single_usable_feature_is_a_data_error(planted):
+    features = planted[0].assign(f1=1.0, f2=1.0, f3=1.0, f4=1.0)
+    with pytest.raises(DataError, match=r"only one usable feature \('f0'\)"):
+        compare_candidates(features, clustering=_clustering(), seed=0)
+
+
+def test_identical_rows_are_a_data_error(planted):
+    features = planted[0] * 0 + 1.0
+    with pytest.raises(DataError, match="identical values in every feature"):
+        compare_candidates(features, clustering=_clustering(), seed=0)
+
+
+def test_unknown_algorithm_in_grid_is_a_config_error(planted):
+    with pytest.raises(ConfigError, match="clustering.algorithms lists 'dbscan'"):
+        compare_candidates(
+            planted[0], clustering=_clustering(algorithms=["dbscan"]), seed=0
+        )
+
+
+def test_candidate_ids_round_trip():
+    assert candidate_id("kmeans", "scaled", 5) == "kmeans/scaled/5"
+    assert candidate_id("hdbscan", "umap", None) == "hdbscan/umap"
+    assert parse_candidate("kmeans/scaled/5") == ("kmeans", "scaled", 5)
+    assert parse_candidate("hdbscan/umap") == ("hdbscan", "umap", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kmeans/scaled", "lacks a k >= 2"),
+        ("spectral/scaled/3", "is not a candidate"),
+        ("kmeans/tsne/3", "names representation 'tsne'"),
+    ],
+)
+def test_bad_choice_text_is_a_config_error(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_candidate(text)
+
+
+def test_quiet_when_the_runner_sets_segkit_quiet(monkeypatch):
+    monkeypatch.setenv("SEGKIT_QUIET", "1")
+    assert is_quiet()

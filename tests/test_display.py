@@ -1,0 +1,36 @@
+"""Tests of segkit.display: figures, tables and notes that notebooks show richly."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from segkit.display import Note, ReportFigure, Table
+
+
+def test_report_figure_shows_as_png_without_pyplot():
+    fig = ReportFigure(figsize=(2, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    # built outside pyplot: the inline backend never shows it a second time
+    assert fig not in [plt.figure(n) for n in plt.get_fignums()]
+
+
+def test_table_shows_long_text_in_full():
+    text = "x" * 200
+    table = Table({"value": [text]})
+    assert text in table._repr_html_()
+    assert text not in pd.DataFrame({"value": [text]})._repr_html_()
+
+
+def test_table_stays_a_table_through_dataframe_operations():
+    table = Table({"item": ["a", "b"], "value": ["1", "2"]}).set_index("item")
+    assert isinstance(table, Table)
+    assert isinstance(table.loc[["a"]], Table)
+
+
+def test_note_renders_as_markdown_and_stays_a_string():
+    note = Note("**bold**")
+    assert note == "**bold**"
+    assert isinstance(note, str)
+    assert note._repr_markdown_() == "**bold**"

@@ -1,0 +1,48 @@
+"""Metric helpers on tiny hand-checkable inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segkit.metrics import dbcv, elbow, partition_metrics, sizes
+
+
+def test_sizes_counts_noise_separately():
+    labels = np.array([0, 0, 0, 1, 1, -1, -1, -1, -1, -1])
+    assert sizes(labels) == {
+        "n_segments": 2,
+        "smallest_share": 0.2,
+        "largest_share": 0.3,
+        "noise_share": 0.5,
+    }
+
+
+def test_partition_metrics_leave_noise_out():
+    X = np.array([[0.0, 0], [0, 1], [10, 0], [10, 1], [500, 500]])
+    labels = np.array([0, 0, 1, 1, -1])
+    out = partition_metrics(X, labels)
+    assert out["wcss"] == pytest.approx(0.25)  # each point 0.5 from its centre
+    assert out["silhouette"] == pytest.approx(
+        1 - 1 / np.mean([10, np.hypot(10, 1)]), abs=0.01
+    )
+
+
+def test_partition_metrics_with_one_segment_are_nan():
+    out = partition_metrics(np.arange(6.0).reshape(3, 2), np.zeros(3, dtype=int))
+    assert np.isnan(out["silhouette"]) and np.isfinite(out["wcss"])
+
+
+def test_elbow_finds_the_bend():
+    ks = np.array([2, 3, 4, 5, 6, 7])
+    wcss = np.array([100.0, 60.0, 20.0, 18.0, 16.0, 14.0])
+    assert elbow(ks, wcss) == 4
+    assert np.isnan(elbow(ks[:2], wcss[:2]))
+
+
+def test_dbcv_is_high_for_separated_blobs_and_nan_for_one_cluster():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 0.2, (60, 2)), rng.normal(5, 0.2, (60, 2))])
+    labels = np.repeat([0, 1], 60)
+    assert dbcv(X, labels, max_rows=100, seed=0) > 0.5
+    assert np.isnan(dbcv(X, np.zeros(120, dtype=int), max_rows=100, seed=0))

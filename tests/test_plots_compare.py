@@ -1,0 +1,123 @@
+"""Notebook 03 figures and tables, and the notebook's static rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from segkit.exceptions import SchemaError
+from segkit.plots import compare as plots
+
+NOTEBOOK = (
+    Path(__file__).resolve().parents[1] / "notebooks" / "03-cluster-compare.ipynb"
+)
+
+
+@pytest.fixture
+def scored() -> pd.DataFrame:
+    rows = []
+    for algorithm in ("kmeans", "gmm"):
+        for k in (2, 3, 4, 5):
+            rows.append(
+                {
+                    "candidate": f"{algorithm}/scaled/{k}",
+                    "algorithm": algorithm,
+                    "representation": "scaled",
+                    "k": k,
+                    "n_segments": k,
+                    "silhouette": 0.5 - 0.05 * abs(k - 3),
+                    "calinski_harabasz": 100.0 * k,
+                    "davies_bouldin": 1.0,
+                    "wcss": 100.0 / k**2,
+                    "stability": 0.9,
+                    "bic": 1000.0 - k if algorithm == "gmm" else np.nan,
+                    "quality": 0.9,
+                    "score": 0.9 - 0.01 * k,
+                    "eligible": True,
+                    "rank": 0,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+@pytest.fixture
+def sizes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "candidate": ["kmeans/scaled/2"] * 2 + ["kmeans/scaled/3"] * 3,
+            "segment": [0, 1, -1, 0, 1],
+            "share": [0.7, 0.3, 0.1, 0.6, 0.3],
+        }
+    )
+
+
+def test_metric_curves_draw_one_panel_per_metric_with_titles(scored):
+    fig = plots.metric_curves(scored)
+    assert isinstance(fig, Figure)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titled) == 6  # silhouette, CH, DB, spread, stability, BIC
+    assert fig._suptitle.get_text()
+
+
+def test_metric_curves_name_missing_columns(scored):
+    with pytest.raises(SchemaError, match=r"lacks the columns \['wcss'\]"):
+        plots.metric_curves(scored.drop(columns="wcss"))
+
+
+def test_penalty_curve_and_sizes_have_titles(scored, sizes):
+    assert plots.penalty_curve(scored).axes[0].get_title()
+    fig = plots.segment_sizes(sizes, candidates=["kmeans/scaled/2", "kmeans/scaled/3"])
+    assert len(fig.axes) == 2 and fig._suptitle.get_text()
+    with pytest.raises(SchemaError, match="needs candidates"):
+        plots.segment_sizes(sizes)
+
+
+def test_segment_map_samples_points_and_names_noise():
+    index = pd.Index([f"c{i}" for i in range(50)], name="customer_id")
+    embedding = pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50.0)}, index=index)
+    labels = pd.Series([-1] * 10 + [0] * 40, index=index)
+    fig = plots.segment_map(embedding, labels, max_points=20)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "Unassigned" in legend
+    assert "20 shown" in fig.axes[0].get_title()
+
+
+def test_recommendation_note_states_the_rule():
+    rec = {
+        "chosen": "kmeans/scaled/3",
+        "eligible": 4,
+        "candidates": 9,
+        "reasons": ["Winner: kmeans/scaled/3."],
+        "rule": "Eligible: 2 to 8 segments.",
+    }
+    note = plots.recommendation_note(rec)
+    assert "**The rule.** Eligible: 2 to 8 segments." in note._repr_markdown_()
+    assert "4 of 9 candidates" in note
+
+
+def test_notebook_follows_the_house_rules():
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    assert nb["metadata"]["kernelspec"]["name"] == "segkit"
+    cells = nb["cells"]
+    assert cells[1]["metadata"]["tags"] == ["parameters"]
+    assert "".join(cells[1]["source"]).splitlines() == [
+        'config_path = "../configs/online_retail.yaml"',
+        'run_dir = ""',
+        "overrides = {}",
+    ]
+    assert "".join(cells[2]["source"]) == (
+        "import segkit\nctx = segkit.run.open_run(config_path, run_dir or None, overrides)"
+    )
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            assert len(source.splitlines()) <= 10
+            assert "def " not in source and "class " not in source
+            assert cell["outputs"] == [] and cell["execution_count"] is None

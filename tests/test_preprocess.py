@@ -1,0 +1,198 @@
+"""Tests of segkit.preprocess.Preprocessor: sklearn contract, column plan, errors."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from segkit.exceptions import ConfigError, DataError, NotFittedError, SchemaError
+from segkit.preprocess import Preprocessor
+
+
+@pytest.fixture
+def features() -> pd.DataFrame:
+    """200 customers: skewed, signed, zero-inflated, constant, twin and text columns."""
+    rng = np.random.default_rng(0)
+    n = 200
+    monetary = rng.lognormal(5, 1, n)
+    frame = pd.DataFrame(
+        {
+            "monetary": monetary,
+            "trend": rng.normal(size=n) ** 3,  # heavy tails on both sides
+            "returns": np.where(rng.random(n) < 0.8, 0.0, rng.random(n)),  # IQR 0
+            "tenure": rng.uniform(0, 700, n),  # not skewed
+            "segment_flag": 1.0,  # constant
+            "one_off": np.r_[np.zeros(n - 1), 1.0],  # 99.5 % zeros
+            "monetary_copy": monetary * 2 + 1,
+            "country": rng.choice(["UK", "DE", "FR"], p=[0.8, 0.15, 0.05], size=n),
+            "channel": np.r_[["web"] * 120, ["store"] * 79, ["fax"]],  # fax is rare
+            "email": [f"user{i}@example.com" for i in range(n)],  # id-like
+        },
+        index=pd.Index([f"c{i:03d}" for i in range(n)], name="customer_id"),
+    )
+    frame.loc["c003", "monetary"] = np.nan
+    return frame
+
+
+@parametrize_with_checks([Preprocessor()])
+def test_preprocessor_meets_the_sklearn_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def test_pandas_output_is_float64_and_keeps_the_customer_index(features):
+    out = Preprocessor().set_output(transform="pandas").fit_transform(features)
+    assert isinstance(out, pd.DataFrame)
+    assert out.index.equals(features.index)
+    assert set(out.dtypes) == {np.dtype("float64")}
+    assert not out.isna().any().any()  # the missing monetary value was imputed
+
+
+def test_default_output_is_a_float_array(features):
+    out = Preprocessor().fit_transform(features)
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == np.float64
+
+
+def test_fit_and_transform_do_not_mutate_the_features(features):
+    before = features.copy()
+    pre = Preprocessor().set_output(transform="pandas").fit(features)
+    pre.transform(features)
+    assert_frame_equal(features, before)
+
+
+def test_constant_near_constant_and_id_like_columns_are_dropped_with_a_reason(features):
+    pre = Preprocessor().fit(features)
+    reasons = dict(zip(pre.dropped_["column"], pre.dropped_["reason"], strict=True))
+    assert reasons["segment_flag"] == "constant"
+    assert reasons["one_off"].startswith("near-constant: 0.0 in 99.5% of rows")
+    assert reasons["email"].startswith("id-like: all 200 levels rarer than 1.0%")
+    assert len(reasons) == 3
+    names = list(pre.get_feature_names_out())
+    assert not {"segment_flag", "one_off", "email"} & set(names)
+
+
+def test_skewed_columns_get_log1p_or_yeo_johnson_and_zero_iqr_is_standardised(
+    features,
+):
+    plan = Preprocessor().fit(features).plan_.set_index("column")
+    assert plan.loc["monetary", "transform"] == "log1p"
+    assert plan.loc["trend", "transform"] == "yeo-johnson"  # negative values
+    assert plan.loc["tenure", "transform"] == "none"
+    assert plan.loc["returns", "scaler"] == "standard (zero IQR)"
+    assert plan.loc["tenure", "scaler"] == "robust"
+
+
+def test_log1p_then_robust_scaling_gives_the_known_values():
+    # log1p(e^k - 1) = k, so x becomes [0, 1, 2, 3, 8]: median 2, IQR 3 - 1 = 2
+    frame = pd.DataFrame({"x": np.expm1([0.0, 1, 2, 3, 8])})
+    pre = Preprocessor().set_output(transform="pandas").fit(frame)
+    assert pre.plan_.loc[0, "transform"] == "log1p"
+    assert pre.transform(frame)["x"].tolist() == pytest.approx([-1, -0.5, 0, 0.5, 3])
+
+
+def test_skew_none_leaves_values_unlogged():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 100]})
+    pre = Preprocessor(skew="none").set_output(transform="pandas").fit(frame)
+    # robust scale only: median 3, IQR 2
+    assert pre.transform(frame)["x"].tolist() == pytest.approx([-1, -0.5, 0, 0.5, 48.5])
+
+
+def test_rare_levels_are_grouped_and_unseen_levels_map_to_the_rare_column(features):
+    pre = Preprocessor().set_output(transform="pandas").fit(features)
+    names = list(pre.get_feature_names_out())
+    assert "channel_web" in names and "channel_store" in names
+    assert "channel_infrequent_sklearn" in names and "channel_fax" not in names
+    new = features.iloc[:2].assign(channel=["carrier pigeon", "web"])
+    out = pre.transform(new)
+    assert out.loc["c000", "channel_infrequent_sklearn"] == 1.0
+    assert out.loc["c001", "channel_web"] == 1.0
+
+
+def test_highly_correlated_pairs_are_flagged_not_dropped(features):
+    pre = Preprocessor().fit(features)
+    pairs = pre.correlated_pairs_
+    assert list(pairs.columns) == ["a", "b", "r"]
+    assert pairs[["a", "b"]].values.tolist() == [["monetary", "monetary_copy"]]
+    assert pairs["r"].iloc[0] > 0.99
+    assert {"monetary", "monetary_copy"} <= set(pre.get_feature_names_out())
+
+
+def test_describe_says_what_happens_to_every_input_column(features):
+    table = Preprocessor().fit(features).describe().set_index("column")
+    assert list(table.index) == list(features.columns)
+    assert table.loc["monetary", "treatment"] == "log1p + robust scale"
+    assert table.loc["monetary", "missing"] == 1
+    assert table.loc["monetary", "correlated_with"].startswith("monetary_copy (+")
+    assert table.loc["country", "outputs"] == 3
+    assert table.loc["segment_flag", "action"] == "dropped"
+
+
+def test_numbers_stored_as_text_are_numeric_and_text_is_categorical():
+    frame = pd.DataFrame(
+        {
+            "spend": pd.array(["10", "20", "30", "45"], dtype="str"),
+            "plan": pd.array(["gold", "silver", "gold", "basic"], dtype="object"),
+        }
+    )
+    plan = Preprocessor(rare_share=0.1).fit(frame).plan_.set_index("column")
+    assert plan.loc["spend", "kind"] == "numeric"
+    assert plan.loc["plan", "kind"] == "categorical"
+
+
+def test_integer_column_names_are_selected_by_name_not_position():
+    frame = pd.DataFrame({2: [5.0, 5, 5, 5], 0: [1.0, 2, 3, 4]})
+    out = Preprocessor().set_output(transform="pandas").fit_transform(frame)
+    # column 2 is constant and dropped; column 0 is robust-scaled (median 2.5, IQR 1.5)
+    assert list(out.columns) == ["0"]
+    assert out["0"].tolist() == pytest.approx([-1, -1 / 3, 1 / 3, 1])
+
+
+def test_a_fitted_preprocessor_survives_joblib(features, tmp_path):
+    pre = Preprocessor().set_output(transform="pandas").fit(features)
+    joblib.dump(pre, tmp_path / "preprocessor.joblib")
+    loaded = joblib.load(tmp_path / "preprocessor.joblib")
+    assert_frame_equal(loaded.transform(features), pre.transform(features))
+
+
+def test_clone_keeps_the_settings_and_forgets_the_fit(features):
+    pre = Preprocessor(scaler="standard", rare_share=0.05).fit(features)
+    copy = clone(pre)
+    assert copy.get_params() == pre.get_params()
+    assert not hasattr(copy, "plan_")
+
+
+def test_all_constant_features_raise_a_data_error_naming_the_fix():
+    frame = pd.DataFrame({"a": [1.0] * 5, "b": ["x"] * 5})
+    with pytest.raises(DataError, match=r"all 2 features are constant.*near_constant"):
+        Preprocessor().fit(frame)
+
+
+def test_infinite_values_raise_a_data_error_naming_the_column():
+    frame = pd.DataFrame({"ratio": [1.0, np.inf, 2.0], "n": [1.0, 2.0, 3.0]})
+    with pytest.raises(DataError, match=r"\['ratio'\] hold infinite values"):
+        Preprocessor().fit(frame)
+
+
+def test_transform_before_fit_is_a_not_fitted_error(features):
+    with pytest.raises(NotFittedError, match="not fitted yet; call fit"):
+        Preprocessor().transform(features)
+
+
+def test_missing_columns_at_transform_time_are_a_schema_error(features):
+    pre = Preprocessor().fit(features)
+    with pytest.raises(
+        SchemaError, match=r"(?s)do not match.*missing:\n- trend.*same config"
+    ):
+        pre.transform(features.drop(columns="trend"))
+
+
+def test_bad_settings_are_config_errors(features):
+    with pytest.raises(ConfigError, match=r"preprocess.skew is 'box-cox'"):
+        Preprocessor(skew="box-cox").fit(features)
+    with pytest.raises(ConfigError, match=r"preprocess.rare_share is 2"):
+        Preprocessor(rare_share=2).fit(features)

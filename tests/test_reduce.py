@@ -1,0 +1,83 @@
+"""Representations, the stratified sampler, the 2-D map and the numba cache folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from segkit.exceptions import ConfigError
+from segkit.reduce import Reducer, map_embedding, numba_cache_dir, stratified_sample
+
+
+@pytest.fixture
+def matrix() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    # 1,000 customers: 950 around the origin, 50 far away on the first axis
+    values = np.vstack(
+        [rng.normal(0, 1, (950, 4)), rng.normal(0, 1, (50, 4)) + [30, 0, 0, 0]]
+    )
+    index = pd.Index([f"c{i}" for i in range(1000)], name="customer_id")
+    return pd.DataFrame(values, index=index, columns=list("abcd"))
+
+
+def test_stratified_sample_has_the_exact_size_and_keeps_the_small_group(matrix):
+    rows = stratified_sample(matrix, 100, seed=1)
+    assert len(rows) == 100 and rows.is_unique
+    far = matrix.loc[rows, "a"] > 15
+    assert far.sum() == 5  # 5 % of the customers, 5 % of the sample
+
+
+def test_stratified_sample_is_deterministic_and_returns_all_when_small(matrix):
+    assert stratified_sample(matrix, 100, seed=1).equals(
+        stratified_sample(matrix, 100, seed=1)
+    )
+    assert stratified_sample(matrix, 5000, seed=1).equals(matrix.index)
+
+
+def test_pca_keeps_enough_components_for_the_variance_share():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(300, 4)) * [10.0, 5.0, 0.1, 0.1]
+    frame = pd.DataFrame(values, columns=list("abcd"))
+    coords = Reducer("pca", pca_variance=0.95).fit(frame).transform(frame)
+    assert list(coords.columns) == ["pc1", "pc2"]
+
+
+def test_scaled_is_the_identity_and_keeps_the_index(matrix):
+    before = matrix.copy()
+    out = Reducer("scaled").fit(matrix).transform(matrix)
+    assert_frame_equal(out, matrix)
+    assert_frame_equal(matrix, before)
+
+
+def test_unknown_representation_is_a_config_error(matrix):
+    with pytest.raises(ConfigError, match="representation 'tsne' is unknown"):
+        Reducer("tsne").fit(matrix)
+
+
+def test_pca_map_has_x_y_for_a_bounded_sample(matrix):
+    emb = map_embedding(matrix, method="pca", sample=200, seed=0)
+    assert list(emb.columns) == ["x", "y"]
+    assert len(emb) == 200 and emb.index.name == "customer_id"
+    assert set(emb.index) <= set(matrix.index)
+
+
+def test_numba_cache_dir_respects_an_existing_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert numba_cache_dir() == tmp_path
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert numba_cache_dir().parts[-3:] == (".cache", "segkit", "numba")
+
+
+@pytest.mark.slow
+def test_umap_representation_separates_planted_groups(matrix):
+    coords = (
+        Reducer("umap", umap_components=3, umap_neighbors=15)
+        .fit(matrix)
+        .transform(matrix)
+    )
+    assert coords.shape == (1000, 3)
+    far = coords.iloc[950:].mean().to_numpy()
+    near = coords.iloc[:950].mean().to_numpy()
+    assert np.linalg.norm(far - near) > 1.0

@@ -1,0 +1,273 @@
+"""Tests for segkit.score and the SegmentationModel round trip used by scoring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from pandas.testing import assert_series_equal
+
+from segkit import clean, io
+from segkit.config import load_config
+from segkit.exceptions import InputFileError, ModelError, SchemaError
+from segkit.model import SegmentationModel
+from segkit.score import ASSIGNMENT_COLUMNS, assignments_frame, score_file
+from segkit.steps.features import build
+
+AS_OF = dt.date(2011, 12, 10)
+# planted groups: orders per customer, days between orders, last order days ago, price
+GROUPS = {
+    "loyal": (12, 20, 5, 40.0),
+    "lapsed": (1, 1, 300, 5.0),
+    "regular": (4, 45, 60, 12.0),
+}
+COLUMNS = {
+    "customer_id": "CustomerID",
+    "order_id": "InvoiceNo",
+    "timestamp": "InvoiceDate",
+    "quantity": "Quantity",
+    "unit_price": "UnitPrice",
+}
+
+
+def transactions(prefix: str, per_group: int, seed: int) -> pd.DataFrame:
+    """Order lines of planted customers; ids look like ``<prefix><group><n>``.
+
+    Each customer has a fixed price level and start day, so customers of a group
+    differ a little in spend and recency and not at all in their rhythm.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g, (orders, gap, last, price) in enumerate(GROUPS.values()):
+        for n in range(per_group):
+            customer = f"{prefix}{g}{n:03d}"
+            level = rng.uniform(0.9, 1.1)
+            shift = int(rng.integers(0, 3))
+            for o in range(orders):
+                day = pd.Timestamp(AS_OF) - pd.Timedelta(days=last + o * gap + shift)
+                for line in range(2):
+                    rows.append(
+                        {
+                            "InvoiceNo": f"{customer}-{o}",
+                            "InvoiceDate": day + pd.Timedelta(hours=10 + line),
+                            "Quantity": 3,
+                            "UnitPrice": round(price * level, 2),
+                            "CustomerID": customer,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def group_of(customer_id: str) -> int:
+    return int(customer_id[1])
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A 3-segment model fitted on 90 planted customers, saved with config and names."""
+    folder = tmp_path_factory.mktemp("score")
+    (folder / "pyproject.toml").touch()
+    transactions("A", 30, seed=1).to_csv(folder / "train.csv", index=False)
+    body = {
+        "name": "score-test",
+        "transactions": {"path": "train.csv", "columns": COLUMNS},
+        "as_of": AS_OF.isoformat(),
+        "quality": {"min_customers": 10},
+    }
+    config_path = folder / "config.yaml"
+    config_path.write_text(yaml.safe_dump(body))
+    config = load_config(config_path)
+    cleaned = clean.clean_transactions(
+        io.load_transactions(config).frame, rules=config["cleaning"], as_of=AS_OF
+    )
+    built = build(config, cleaned.transactions, cleaned.returns, None, as_of=AS_OF)
+    model = SegmentationModel(preprocessor=built["preprocessor"], n_segments=3).fit(
+        built["features"]
+    )
+    model.config_ = config
+    model.as_of_ = AS_OF
+    by_group = {
+        group_of(c): int(s) for c, s in model.labels_.items()
+    }  # planted group -> segment
+    model.names = {by_group[g]: name.title() for g, name in enumerate(GROUPS)}
+    run = folder / "2026-11-24" / "artifacts"
+    path = model.save(run / "model.joblib")
+    return {
+        "folder": folder,
+        "model": model,
+        "path": path,
+        "features": built["features"],
+        "config_path": config_path,
+        "by_group": by_group,
+    }
+
+
+def test_model_recovers_the_planted_groups(fitted):
+    labels = fitted["model"].labels_
+    groups = labels.index.map(group_of)
+    assert pd.crosstab(groups, labels).gt(0).sum(axis=1).tolist() == [1, 1, 1]
+
+
+def test_save_load_round_trip_gives_identical_predictions_and_names(fitted):
+    loaded = SegmentationModel.load(fitted["path"])
+    assert_series_equal(
+        loaded.predict(fitted["features"]), fitted["model"].predict(fitted["features"])
+    )
+    assert loaded.names == fitted["model"].names
+    assert loaded.segment_name(fitted["by_group"][0]) == "Loyal"
+
+
+def test_scoring_unseen_customers_puts_them_in_their_planted_segment(fitted, tmp_path):
+    new = transactions("B", 5, seed=7)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    before = new.copy()
+    out = score_file(
+        fitted["path"], tmp_path / "new.csv", tmp_path / "out" / "scored.csv"
+    )
+    assert list(out.columns) == ASSIGNMENT_COLUMNS
+    assert len(out) == 15
+    expected = out["customer_id"].map(lambda c: fitted["by_group"][group_of(c)])
+    assert (out["segment_id"] == expected).all()
+    assert set(out["segment_name"]) == {"Loyal", "Lapsed", "Regular"}
+    assert (out["run_id"] == "2026-11-24").all()
+    newest = new["InvoiceDate"].max()  # AS_OF - 5 days: loyal customers' last order
+    assert (out["as_of"] == (newest + pd.Timedelta(days=1)).date().isoformat()).all()
+    written = pd.read_csv(tmp_path / "out" / "scored.csv", dtype={"customer_id": "str"})
+    assert list(written.columns) == ASSIGNMENT_COLUMNS
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "new.csv", parse_dates=["InvoiceDate"]), before
+    )
+
+
+def test_scoring_with_a_config_uses_its_roles(fitted, tmp_path):
+    renamed = transactions("B", 2, seed=3).rename(columns={"CustomerID": "Client"})
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    body = yaml.safe_load(fitted["config_path"].read_text())
+    body["transactions"]["columns"]["customer_id"] = "Client"
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(body | {"as_of": None}))
+    out = score_file(
+        fitted["path"],
+        tmp_path / "renamed.csv",
+        tmp_path / "s.csv",
+        config_path=tmp_path / "other.yaml",
+    )
+    assert len(out) == 6
+
+
+def test_missing_model_file_is_named_with_the_fix(tmp_path):
+    with pytest.raises(
+        InputFileError,
+        match=r"model file .*nope.joblib' not found; pass the model.joblib",
+    ):
+        score_file(tmp_path / "nope.joblib", tmp_path / "in.csv", tmp_path / "out.csv")
+
+
+def test_missing_input_file_is_named_with_the_fix(fitted, tmp_path):
+    with pytest.raises(InputFileError, match=r"input file .*absent.csv' not found"):
+        score_file(fitted["path"], tmp_path / "absent.csv", tmp_path / "out.csv")
+
+
+def test_input_missing_a_mapped_column_is_refused(fitted, tmp_path):
+    transactions("B", 1, seed=3).drop(columns="UnitPrice").to_csv(
+        tmp_path / "bad.csv", index=False
+    )
+    with pytest.raises(
+        SchemaError, match=r"does not fit the model's config: column 'UnitPrice'"
+    ):
+        score_file(fitted["path"], tmp_path / "bad.csv", tmp_path / "out.csv")
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    path = tmp_path / "model.joblib"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="is not a segkit model file"):
+        score_file(path, tmp_path / "in.csv", tmp_path / "out.csv")
+
+
+def test_model_saved_by_another_library_version_is_refused(fitted, tmp_path):
+    path = tmp_path / "old.joblib"
+    with fitted["path"].open("rb") as handle:
+        header = pickle.load(handle)
+        rest = handle.read()
+    header["versions"]["sklearn"] = "0.1.0"
+    with path.open("wb") as handle:
+        pickle.dump(header, handle)
+        handle.write(rest)
+    with pytest.raises(ModelError, match="was saved with sklearn 0.1.0"):
+        score_file(path, tmp_path / "in.csv", tmp_path / "out.csv")
+
+
+def test_model_without_config_asks_for_one(fitted, tmp_path):
+    model = SegmentationModel.load(fitted["path"])
+    model.config_ = None
+    path = model.save(tmp_path / "bare.joblib")
+    (tmp_path / "in.csv").write_text("x\n1\n")
+    with pytest.raises(ModelError, match=r"carries no config .* pass config_path"):
+        score_file(path, tmp_path / "in.csv", tmp_path / "out.csv")
+
+
+def test_assignments_frame_has_the_documented_columns():
+    labels = pd.Series([1, -1], index=pd.Index(["a", "b"], name="customer_id"))
+    out = assignments_frame(labels, names={1: "Loyal"}, run_id="r1", as_of=AS_OF)
+    assert list(out.columns) == ASSIGNMENT_COLUMNS
+    assert out.to_dict(orient="records") == [
+        {
+            "customer_id": "a",
+            "segment_id": 1,
+            "segment_name": "Loyal",
+            "run_id": "r1",
+            "as_of": "2011-12-10",
+        },
+        {
+            "customer_id": "b",
+            "segment_id": -1,
+            "segment_name": "Unassigned",
+            "run_id": "r1",
+            "as_of": "2011-12-10",
+        },
+    ]
+
+
+def test_attribute_only_model_scores_a_customers_table(tmp_path):
+    rng = np.random.default_rng(0)
+
+    def table(prefix: str, n: int) -> pd.DataFrame:
+        rich = np.arange(n) % 2 == 0  # two planted groups: rich wine lovers and others
+        return pd.DataFrame(
+            {
+                "ID": [f"{prefix}{i}" for i in range(n)],
+                "Income": np.where(rich, 90_000, 20_000) + rng.normal(0, 2_000, n),
+                "MntWines": np.where(rich, 900, 50) + rng.normal(0, 20, n),
+            }
+        )
+
+    table("A", 40).to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "pyproject.toml").touch()
+    body = {
+        "name": "attrs",
+        "customers": {
+            "path": "train.csv",
+            "columns": {"customer_id": "ID"},
+            "attributes": {"demographic": ["Income"], "behavioural": ["MntWines"]},
+        },
+        "as_of": AS_OF.isoformat(),
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(body))
+    config = load_config(tmp_path / "c.yaml")
+    customers = io.load_customers(config).frame
+    built = build(config, None, None, customers, as_of=AS_OF)
+    model = SegmentationModel(preprocessor=built["preprocessor"], n_segments=2)
+    model.fit(built["features"])
+    model.config_, model.as_of_ = config, AS_OF
+    path = model.save(tmp_path / "run" / "artifacts" / "model.joblib")
+    table("B", 6).to_csv(tmp_path / "new.csv", index=False)
+    out = score_file(path, tmp_path / "new.csv", tmp_path / "scored.csv")
+    assert out["customer_id"].tolist() == [f"B{i}" for i in range(6)]
+    rich = out["segment_id"].iloc[::2]
+    assert rich.nunique() == 1 and not out["segment_id"].iloc[1::2].isin(rich).any()
+    assert (out["as_of"] == AS_OF.isoformat()).all() and (out["run_id"] == "run").all()

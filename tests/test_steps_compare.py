@@ -1,0 +1,71 @@
+"""The compare step end to end on a synthetic run folder (no data step needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from segkit.config import validate_config
+from segkit.datasets import make_customer_features
+from segkit.model import SegmentationModel
+from segkit.run import RunContext
+from segkit.steps import compare as step
+
+
+@pytest.fixture
+def ctx(tmp_path) -> tuple[RunContext, pd.Series]:
+    config = validate_config(
+        {
+            "name": "synthetic",
+            "customers": {"path": "customers.csv", "columns": {"customer_id": "id"}},
+            "clustering": {
+                "algorithms": ["kmeans", "hdbscan"],
+                "representations": ["scaled"],
+                "k_max": 5,
+                "stability_refits": 2,
+                "map_sample": 150,
+            },
+        },
+        root=tmp_path,
+    )
+    run = RunContext(config=config, run_dir=tmp_path / "run")
+    features, truth = make_customer_features(300, n_segments=3, seed=2, n_features=4)
+    run.save_frame("matrix.parquet", features)
+    rfm = pd.DataFrame(
+        {"segment": np.where(features["f0"] > 0, "Champions", "Lost")},
+        index=features.index,
+    )
+    run.save_frame("rfm.parquet", rfm)
+    return run, truth
+
+
+def test_step_writes_every_artifact_of_the_contract(ctx):
+    run, truth = ctx
+    summary = step.run(run)
+    assert summary["winner"] == "kmeans/scaled/3"
+    table = run.load_frame("comparison.csv")
+    assert "rfm/rules" in set(table["candidate"])
+    labels = run.load_frame("labels.parquet")
+    assert list(labels.columns) == ["segment"] and labels.index.name == "customer_id"
+    assert adjusted_rand_score(truth, labels["segment"]) >= 0.95
+    embedding = run.load_frame("embedding.parquet")
+    assert list(embedding.columns) == ["x", "y"] and len(embedding) == 150
+    rec = run.load_json("recommendation.json")
+    assert rec["chosen"] == "kmeans/scaled/3"
+    assert rec["samples"]["metric"] == 300
+    assert rec["map"]["method"] == "pca"
+    model = SegmentationModel.load(run.artifact("model.joblib"))
+    assert model.config_["name"] == "synthetic"
+    features = run.load_frame("matrix.parquet")
+    assert (model.predict(features) == labels["segment"]).all()
+
+
+def test_choice_in_the_config_overrides_the_recommendation(ctx):
+    run, _ = ctx
+    run.config["clustering"]["choice"] = "hdbscan/scaled"
+    step.run(run)
+    rec = run.load_json("recommendation.json")
+    assert rec["chosen"] == "hdbscan/scaled" and rec["winner"] == "kmeans/scaled/3"
+    assert SegmentationModel.load(run.artifact("model.joblib")).algorithm == "hdbscan"

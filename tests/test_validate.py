@@ -1,0 +1,270 @@
+"""Tests for segkit.validate (verdict) and the validate step."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal, assert_series_equal
+from sklearn.datasets import make_blobs
+
+from segkit.config import validate_config
+from segkit.exceptions import DataError
+from segkit.model import SegmentationModel
+from segkit.run import RunContext
+from segkit.steps import validate as step
+from segkit.validate import (
+    match_segments,
+    overall_verdict,
+    refit_setup,
+    thresholds,
+    validate_segmentation,
+    verdict_table,
+)
+
+
+def _config(tmp_path, **extra) -> dict:
+    raw = {
+        "name": "validate-test",
+        "customers": {
+            "path": "customers.csv",
+            "columns": {"customer_id": "id"},
+            "outcomes": ["Response"],
+        },
+        "clustering": {"k_min": 2, "k_max": 6},
+        "validation": {"bootstrap": 6, "sample_size": 300, "ci_resamples": 200},
+    }
+    raw.update(extra)
+    return validate_config(raw, root=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four planted segments of 75 customers; segment 0 always responds, others 20 %."""
+    values, truth = make_blobs(
+        n_samples=300, centers=4, n_features=3, cluster_std=0.5, random_state=3
+    )
+    index = pd.Index([f"c{i:03d}" for i in range(300)], name="customer_id")
+    features = pd.DataFrame(values, index=index, columns=["spend", "visits", "tenure"])
+    response = np.where(
+        truth == 0, "yes", np.where(np.arange(300) % 5 == 0, "yes", "no")
+    )
+    customers = pd.DataFrame({"Response": response, "truth": truth}, index=index)
+    return features, customers
+
+
+LIMITS = {
+    "keep_jaccard": 0.75,
+    "watch_jaccard": 0.6,
+    "alpha": 0.05,
+    "min_effect": 0.33,
+    "min_segment_share": 0.03,
+}
+
+
+def test_match_segments_pairs_by_overlap_and_noise_with_noise():
+    index = list("abcdef")
+    before = pd.Series([0, 0, 0, 1, 1, -1], index=index)
+    after = pd.Series([1, 1, 0, 0, 0, -1], index=index)
+    table = match_segments(before, after).set_index("segment")
+    assert table.loc[0, "matched"] == 1
+    assert table.loc[0, "overlap"] == pytest.approx(2 / 3)
+    assert table.loc[1, "matched"] == 0
+    assert table.loc[1, "overlap"] == 1.0
+    assert table.loc[-1, "matched"] == -1
+
+
+def test_verdict_rules_keep_watch_and_merge():
+    stable = pd.DataFrame(
+        {
+            "segment": [-1, 0, 1, 2, 3, 4, 5],
+            "jaccard": [0.5, 0.9, 0.5, 0.7, 0.9, 0.9, 0.9],
+            "band": ["x"] * 7,
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "segment": [0, 1, 2, 3, 4, 5],
+            "top_features": ["spend +0.9"] * 6,
+            "nearest_segment": [1, 0, 0, 4, 3, 0],
+            "merge_candidate": [False, False, False, True, True, False],
+            "merge_with": [None, None, None, 4, 3, None],
+        }
+    )
+    sizes = pd.Series({-1: 50, 0: 300, 1: 200, 2: 200, 3: 100, 4: 140, 5: 10})
+    table = verdict_table(stable, summary, sizes, limits=LIMITS, names={0: "Loyal"})
+    advice = table.set_index("segment")["recommendation"]
+    assert advice[0] == "keep"
+    assert advice[1] == "merge with Loyal"  # Jaccard 0.5 < 0.6: its nearest
+    assert advice[2] == "watch"  # 0.7: doubtful membership
+    assert advice[3] == "merge with Segment 4"  # indistinct
+    assert advice[5] == "watch"  # 10 of 1,000 customers = 1 % < 3 %
+    assert advice[-1] == "watch"
+    reasons = table.set_index("segment")["reason"]
+    assert reasons[1] == "not trustworthy: Jaccard 0.50 < 0.60"
+    assert reasons[5] == "small: 1.0% of customers < 3%"
+    assert table["share"].sum() == pytest.approx(1.0)
+
+
+def _verdict(jaccards: list[float], advice: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "segment": range(len(jaccards)),
+            "jaccard": jaccards,
+            "recommendation": advice,
+        }
+    )
+
+
+def test_overall_verdict_says_when_segments_predict_no_better_than_chance():
+    comparison = pd.DataFrame(
+        {
+            "segmentation": ["model", "shuffled (chance)", "rfm"],
+            "eta2_revenue": [0.30, 0.0, 0.04],
+            "eta2_log_revenue": [0.001, 0.0, 0.22],
+        }
+    )
+    text = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, comparison, limits=LIMITS
+    )
+    assert "0.1% of the variance of the outcome (log revenue;" in text
+    assert text.endswith("no better than chance.")
+
+
+def test_overall_verdict_can_say_not_trustworthy():
+    verdict = _verdict([0.5, 0.55, 0.9], ["merge with Segment 2"] * 2 + ["keep"])
+    text = overall_verdict(verdict, {"ari_mean": 0.7}, limits=LIMITS)
+    assert text.startswith("Not trustworthy: 2 of 3 segments fall apart")
+    low_ari = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.4}, limits=LIMITS
+    )
+    assert low_ari.startswith("Not trustworthy")
+
+
+def test_overall_verdict_trustworthy_and_with_caveats():
+    comparison = pd.DataFrame(
+        {"segmentation": ["model", "rfm"], "eta2_revenue": [0.2, 0.1]}
+    )
+    text = overall_verdict(
+        _verdict([0.9, 0.95], ["keep", "keep"]),
+        {"ari_mean": 0.92},
+        comparison,
+        limits=LIMITS,
+    )
+    assert text.startswith("Trustworthy: all 2 segments are stable")
+    assert text.endswith(
+        "Predictive value: the segments explain 20.0% of the variance of the "
+        "outcome (revenue; rfm 10.0%), more than the RFM segments."
+    )
+    mixed = overall_verdict(
+        _verdict([0.9, 0.7, 0.8], ["keep", "watch", "keep"]),
+        {"ari_mean": 0.8},
+        limits=LIMITS,
+    )
+    assert mixed.startswith("Usable with caveats: 2 of 3 segments can be kept, 1 need")
+
+
+def test_planted_segments_are_kept_and_the_responders_found(tmp_path, blobs):
+    features, customers = blobs
+    config = _config(tmp_path)
+    model = SegmentationModel(n_segments=4, random_state=0).fit(features)
+    before = features.copy(), customers.copy(), model.labels_.copy()
+    result = validate_segmentation(
+        model, features, model.labels_, config, customers=customers
+    )
+    assert_frame_equal(features, before[0])
+    assert_frame_equal(customers, before[1])
+    assert_series_equal(model.labels_, before[2])
+    assert set(result["verdict"]["recommendation"]) == {"keep"}
+    assert result["verdict_text"].startswith("Trustworthy: all 4 segments")
+    assert result["suggested_k"][0.8] == 4
+    rates = result["outcomes"]["per_segment"].set_index("segment")["rate"]
+    responders = model.labels_[customers["truth"] == 0].iloc[0]
+    assert rates[responders] == 1.0
+    assert rates.drop(responders).max() < 0.5
+    lift = result["verdict"].set_index("segment")["outcome_lift"]
+    assert lift[responders] > 2
+
+
+def test_structureless_data_gets_no_keep(tmp_path):
+    rng = np.random.default_rng(7)
+    index = pd.Index([f"n{i:03d}" for i in range(300)], name="customer_id")
+    features = pd.DataFrame(rng.normal(size=(300, 8)), index=index)
+    features.columns = [f"f{j}" for j in range(8)]
+    config = _config(tmp_path)
+    config["customers"]["outcomes"] = []  # no outcome: stability and distinctness only
+    model = SegmentationModel(n_segments=6, random_state=0).fit(features)
+    result = validate_segmentation(model, features, model.labels_, config)
+    assert "keep" not in set(result["verdict"]["recommendation"])
+    assert not result["verdict_text"].startswith("Trustworthy")
+    assert result["outcomes"] is None
+
+
+def test_outcome_declared_without_customers_is_an_error(tmp_path, blobs):
+    features, _ = blobs
+    config = _config(tmp_path)
+    model = SegmentationModel(n_segments=4, random_state=0).fit(features)
+    with pytest.raises(
+        DataError, match="validation.outcome is 'Response' but there is no"
+    ):
+        validate_segmentation(model, features, model.labels_, config)
+
+
+def test_thresholds_come_from_the_config(tmp_path):
+    config = _config(tmp_path, validation={"keep_jaccard": 0.8, "min_effect": 0.5})
+    limits = thresholds(config)
+    assert limits["keep_jaccard"] == 0.8
+    assert limits["min_effect"] == 0.5
+    assert limits["min_segment_share"] == config["clustering"]["min_segment_share"]
+
+
+def test_step_writes_validation_json_and_tables(tmp_path, blobs):
+    features, customers = blobs
+    ctx = RunContext(config=_config(tmp_path), run_dir=tmp_path / "run")
+    model = SegmentationModel(n_segments=4, random_state=0).fit(features)
+    model.save(ctx.artifact("model.joblib"))
+    ctx.save_frame("features.parquet", features)
+    ctx.save_frame("labels.parquet", model.labels_.to_frame())
+    ctx.save_frame("customers.parquet", customers.drop(columns="truth"))
+    summary = step.run(ctx)
+    assert summary["stability_sample"] == 300
+    assert summary["bootstrap_refits"] == 6
+    for name in (
+        "stability.csv",
+        "prediction_strength.csv",
+        "distinctness.csv",
+        "outcomes.csv",
+        "verdict.csv",
+    ):
+        assert ctx.has(name), name
+    payload = json.loads(ctx.artifact("validation.json").read_text())
+    assert payload["sample_sizes"]["stability_sample"] == 300
+    assert payload["outcomes"]["kind"] == "rate"
+    assert payload["outcomes"]["column"] == "Response"
+    assert len(payload["stability"]["segments"]) == 4
+    assert payload["prediction_strength"]["suggested_k"]["0.8"] == 4
+    assert payload["verdict"]["text"].startswith("Trustworthy")
+    assert "NaN" not in ctx.artifact("validation.json").read_text()
+
+
+class _UmapLike(SegmentationModel):
+    """A fitted-model stand-in whose 'UMAP' embedding is the first two columns x 10."""
+
+    def transform(self, features: pd.DataFrame) -> pd.DataFrame:
+        return features.iloc[:, :2] * 10
+
+
+def test_umap_models_are_refitted_in_their_fixed_embedding(blobs):
+    features, _ = blobs
+    model = _UmapLike(representation="umap", n_segments=4, random_state=3)
+    refit, frame, what = refit_setup(model, features)
+    assert what.startswith("the clustering, in the fitted UMAP embedding")
+    assert refit.get_params()["representation"] == "scaled"
+    assert refit.get_params()["n_segments"] == 4
+    assert refit.get_params()["random_state"] == 3
+    assert_frame_equal(frame, features.iloc[:, :2] * 10)
+    same, frame, what = refit_setup(model, features, refit_umap=True)
+    assert same is model
+    assert what.startswith("the whole model")
