@@ -259,8 +259,8 @@ def _compare(
     bar = _progress(per_rep * len(clustering["representations"]), "candidates")
     for rep in clustering["representations"]:
         start = time.perf_counter()
-        reducer = make_reducer(rep, clustering, seed).fit(fit_frame)
-        coords = reducer.transform(fit_frame).to_numpy()
+        reducer = make_reducer(rep, clustering, seed)
+        coords = reducer.fit_transform(fit_frame).to_numpy()
         reduce_seconds = time.perf_counter() - start
         stab_coords = coords[metric_pos]
         main_cache: dict[str, Any] = {}

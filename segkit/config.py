@@ -127,6 +127,8 @@ DEFAULTS: dict[str, Any] = {
         "near_constant_share": 0.99,
         "correlation_threshold": 0.9,
         "rare_share": 0.01,
+        "tied_share": 0.25,
+        "clip": 5.0,
     },
     "clustering": {
         "algorithms": ["kmeans", "minibatch_kmeans", "gmm", "ward", "hdbscan"],
@@ -148,13 +150,14 @@ DEFAULTS: dict[str, Any] = {
         "n_init": 10,  # k-means restarts (one k-means++ start lands in bad optima)
         "dbcv_sample": 3000,  # exact DBCV is quadratic in memory: bounded sample
         "max_noise_share": 0.25,  # HDBSCAN "Unassigned" share above this: ineligible
+        "max_segment_share": 0.8,  # a segment holding more: ineligible (fringe split)
         "segment_penalty": 0.01,  # score cost of each segment beyond two
         "map_method": "auto",  # 2-D map: "umap", "pca", or auto (umap if listed)
         "map_sample": 5000,  # customers drawn on the 2-D map (embedding.parquet)
     },
     "validation": {
         "bootstrap": 50,
-        "sample_size": 3000,
+        "sample_size": 2000,
         "horizon_days": 90,
         "alpha": 0.05,
         "outcome": None,
@@ -164,7 +167,7 @@ DEFAULTS: dict[str, Any] = {
         "min_effect": 0.33,  # |Cliff's delta| that separates two segments (medium)
         "keep_jaccard": 0.75,  # verdict: keep at or above (Hennig: stable)
         "watch_jaccard": 0.6,  # verdict: below -> not trustworthy, merge
-        "refit_umap": False,  # False: UMAP models are refitted in their fixed embedding
+        "refit": "auto",  # what refits re-estimate: auto|model|representation|clustering
     },
     "profiles": {
         "names_file": None,

@@ -389,8 +389,9 @@ class SegmentationModel(BaseEstimator):
             umap_components=int(s["umap_components"]),
             umap_neighbors=int(s["umap_neighbors"]),
             random_state=int(self.random_state),
-        ).fit(fit_part)
-        coords = self.reducer_.transform(fit_part).to_numpy()
+        )
+        fit_coords = self.reducer_.fit_transform(fit_part)
+        coords = fit_coords.to_numpy()
         raw = self._fit_clusterer(coords, s)
         values, counts = np.unique(raw[raw != NOISE], return_counts=True)
         order = np.lexsort((values, -counts))
@@ -412,9 +413,7 @@ class SegmentationModel(BaseEstimator):
             labels = pd.Series(fit_labels, index=matrix.index)
         self.labels_ = labels.astype(np.int64).rename("segment")
         self.segment_ids_ = sorted(int(v) for v in np.unique(self.labels_))
-        centre_frame = pd.DataFrame(
-            coords, columns=self.reducer_.transform(fit_part.iloc[:1]).columns
-        )
+        centre_frame = fit_coords.reset_index(drop=True)
         centre_frame["segment"] = fit_labels
         self.centers_ = centre_frame.groupby("segment").mean().sort_index()
         self.fit_sample_size_ = len(rows)

@@ -98,6 +98,15 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         Transformed numeric pairs with ``|r|`` at or above it are flagged.
     rare_share : float
         Categorical levels rarer than this share are grouped together.
+    tied_share : float
+        A numeric column whose most common value covers more than this share of rows
+        (e.g. a return rate that is 0 for most customers) is standardised instead of
+        robust-scaled: its IQR is too small to be a scale and would blow the few
+        non-zero values up to dozens of units, letting one feature decide the
+        segmentation.
+    clip : float or None
+        Scaled numeric values are clipped to ``[-clip, clip]`` (winsorised) so that a
+        handful of extreme customers cannot dominate distances; None keeps them.
 
     Attributes
     ----------
@@ -126,6 +135,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         near_constant_share: float = 0.99,
         correlation_threshold: float = 0.9,
         rare_share: float = 0.01,
+        tied_share: float = 0.25,
+        clip: float | None = 5.0,
     ) -> None:
         self.skew = skew
         self.skew_threshold = skew_threshold
@@ -133,6 +144,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.near_constant_share = near_constant_share
         self.correlation_threshold = correlation_threshold
         self.rare_share = rare_share
+        self.tied_share = tied_share
+        self.clip = clip
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -150,7 +163,17 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             raise ConfigError(
                 f"preprocess.scaler is {self.scaler!r}; use one of {list(_SCALERS)}"
             )
-        for name in ("near_constant_share", "correlation_threshold", "rare_share"):
+        if self.clip is not None and not self.clip > 0:
+            raise ConfigError(
+                f"preprocess.clip is {self.clip!r}; use a positive number of scaled "
+                "units (5 by default) or null to keep extreme values"
+            )
+        for name in (
+            "near_constant_share",
+            "correlation_threshold",
+            "rare_share",
+            "tied_share",
+        ):
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ConfigError(
@@ -323,11 +346,15 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         scaler = self.scaler
         if scaler == "robust" and q3 == q1:
             scaler = "standard (zero IQR)"
+        elif scaler == "robust" and top > self.tied_share:
+            scaler = f"standard ({top:.0%} tied at {mode!r})"
         return {**row, "skewness": skewness, "transform": transform, "scaler": scaler}
 
     def _build(self, kept: pd.DataFrame) -> ColumnTransformer:
         parts = []
         numeric = kept[kept["kind"] == "numeric"]
+        # "standard (zero IQR)" and "standard (80% tied at 0)" share one pipeline.
+        numeric = numeric.assign(scaler=numeric["scaler"].str.split().str[0])
         for (transform, scaler), group in numeric.groupby(
             ["transform", "scaler"], sort=True
         ):
@@ -339,6 +366,14 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             elif transform == "yeo-johnson":
                 steps.append(PowerTransformer(method="yeo-johnson", standardize=False))
             steps.append(RobustScaler() if scaler == "robust" else StandardScaler())
+            if self.clip is not None:
+                steps.append(
+                    FunctionTransformer(
+                        np.clip,
+                        kw_args={"a_min": -self.clip, "a_max": self.clip},
+                        feature_names_out="one-to-one",
+                    )
+                )
             name = f"{transform}-{scaler.split()[0]}"
             parts.append((name, make_pipeline(*steps), list(group["column"])))
         categorical = list(kept.loc[kept["kind"] == "categorical", "column"])

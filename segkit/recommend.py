@@ -4,7 +4,10 @@ The rule, in the words the notebook prints:
 
 1. **Constraints.** A candidate is eligible when it has 2 to
    ``clustering.max_segments`` segments, its smallest segment holds at least
-   ``clustering.min_segment_share`` of the customers, its stability (mean ARI of
+   ``clustering.min_segment_share`` of the customers and its largest at most
+   ``clustering.max_segment_share`` (on Online Retail the best raw silhouette,
+   0.84, belongs to a split of 3 % big spenders from 97 % of everyone else: true,
+   but not a segmentation anyone can act on), its stability (mean ARI of
    reseeded refits) is at least ``clustering.min_stability`` and its noise share is
    at most ``clustering.max_noise_share``. The RFM rules are a reference baseline,
    never the winner.
@@ -18,9 +21,8 @@ The rule, in the words the notebook prints:
    quality is its DBCV validity (density clusters are not judged by silhouette).
    Each extra segment costs ``clustering.segment_penalty``: a finer split must
    earn its keep.
-3. **Winner.** The highest score; ties (scores equal to 3 decimals) go to fewer
-   segments, then to the more stable candidate, then to the simpler algorithm
-   (config order). The runner-up is the best eligible candidate with a different
+3. **Winner.** The highest score; ties (scores within :data:`TIE_TOLERANCE` =
+   0.005 of the best) go to fewer segments, then to the more stable candidate. The runner-up is the best eligible candidate with a different
    number of segments.
 4. **Override.** ``clustering.choice`` (e.g. ``kmeans/scaled/5``) replaces the
    winner; the recommendation still reports what the rule picked.
@@ -37,15 +39,19 @@ import pandas as pd
 from segkit.compare import candidate_id, parse_candidate
 from segkit.exceptions import ConfigError, DataError
 
-__all__ = ["recommend", "rule_text", "score_table", "leaderboard"]
+__all__ = ["TIE_TOLERANCE", "recommend", "rule_text", "score_table", "leaderboard"]
 
 logger = logging.getLogger(__name__)
+
+#: Scores closer than this count as a tie (then fewer segments, then stability win).
+TIE_TOLERANCE = 0.005
 
 
 def _limits(clustering: dict[str, Any]) -> dict[str, float]:
     return {
         "max_segments": int(clustering["max_segments"]),
         "min_segment_share": float(clustering["min_segment_share"]),
+        "max_segment_share": float(clustering.get("max_segment_share", 0.8)),
         "min_stability": float(clustering["min_stability"]),
         "max_noise_share": float(clustering.get("max_noise_share", 0.25)),
         "segment_penalty": float(clustering.get("segment_penalty", 0.01)),
@@ -57,7 +63,9 @@ def rule_text(clustering: dict[str, Any]) -> str:
     lim = _limits(clustering)
     return (
         f"Eligible: 2 to {lim['max_segments']} segments, every segment at least "
-        f"{lim['min_segment_share']:.0%} of customers, stability (agreement of "
+        f"{lim['min_segment_share']:.0%} and none more than "
+        f"{lim['max_segment_share']:.0%} of customers (splitting off a small "
+        "fringe is not a segmentation), stability (agreement of "
         f"reseeded refits, ARI) at least {lim['min_stability']:.2f}, and at most "
         f"{lim['max_noise_share']:.0%} of customers left unassigned. "
         "Score = quality minus "
@@ -67,8 +75,9 @@ def rule_text(clustering: dict[str, Any]) -> str:
         "Calinski-Harabasz: spread between segments against spread within; "
         "Davies-Bouldin, inverted: overlap of the most similar segments), each "
         "scaled so the best eligible candidate scores 1; for HDBSCAN it is the density-based "
-        "validity (DBCV). The highest score wins; ties go to fewer segments, then to the "
-        "more stable candidate. The runner-up is the best eligible candidate with "
+        "validity (DBCV). The highest score wins; scores within "
+        f"{TIE_TOLERANCE} of the best count as a tie, won by fewer segments, then "
+        "by the more stable candidate. The runner-up is the best eligible candidate with "
         "a different number of segments. The RFM rules are shown as a baseline only."
     )
 
@@ -108,6 +117,11 @@ def score_table(table: pd.DataFrame, clustering: dict[str, Any]) -> pd.DataFrame
                 f"smallest segment {row.smallest_share:.1%} < "
                 f"{lim['min_segment_share']:.0%}"
             )
+        if row.largest_share > lim["max_segment_share"]:
+            why.append(
+                f"largest segment {row.largest_share:.0%} > "
+                f"{lim['max_segment_share']:.0%}"
+            )
         if row.algorithm != "rfm" and not row.stability >= lim["min_stability"]:
             why.append(f"stability {row.stability:.2f} < {lim['min_stability']:.2f}")
         if row.noise_share > lim["max_noise_share"]:
@@ -132,10 +146,14 @@ def score_table(table: pd.DataFrame, clustering: dict[str, Any]) -> pd.DataFrame
         for text in out.loc[unscored, "reason"]
     ]
     out["eligible"] = out["reason"].eq("")
-    out["_tie"] = out["score"].round(3)
+    best = out.loc[out["eligible"], "score"].max()
+    if not np.isfinite(best):
+        best = out["score"].max()
+    # scores within TIE_TOLERANCE of each other (counted down from the best) tie
+    out["_tie"] = np.floor((best - out["score"]) / TIE_TOLERANCE + 1e-9)
     out = out.sort_values(
-        ["eligible", "_tie", "n_segments", "stability"],
-        ascending=[False, False, True, False],
+        ["eligible", "_tie", "n_segments", "stability", "score"],
+        ascending=[False, True, True, False, False],
         na_position="last",
         kind="mergesort",
     ).reset_index(drop=True)

@@ -166,8 +166,23 @@ class Reducer(TransformerMixin, BaseEstimator):
                 n_neighbors=neighbors,
                 min_dist=0.0,
                 random_state=self.random_state,
+                n_jobs=1,  # a fixed seed makes UMAP single-threaded anyway
             ).fit(values)
         return self
+
+    def fit_transform(self, X: pd.DataFrame, y: Any = None) -> pd.DataFrame:
+        """Fit and return the coordinates of ``X``.
+
+        For UMAP these are the fitted embedding itself (no second pass through
+        ``transform``, which would cost about as much as the fit).
+        """
+        self.fit(X)
+        if self.representation != "umap":
+            return self.transform(X)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        out = np.asarray(self.estimator_.embedding_, dtype=np.float64)
+        columns = [f"umap{i + 1}" for i in range(out.shape[1])]
+        return pd.DataFrame(out, index=index, columns=columns)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Coordinates of ``X`` in the representation; the index is kept."""
@@ -299,7 +314,7 @@ def map_embedding(
         )
     else:
         reducer = Reducer("pca", pca_variance=0.0, random_state=seed)
-    coords = clone(reducer).fit(part).transform(part).iloc[:, :2]
+    coords = clone(reducer).fit_transform(part).iloc[:, :2]
     coords.columns = ["x", "y"]
     coords.index.name = matrix.index.name or "customer_id"
     return coords

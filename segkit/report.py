@@ -355,8 +355,8 @@ def _execute(
             progress_bar=False,
             log_output=False,
             # The kernel's own log (e.g. "running over TCP without encryption") is
-            # noise in a report run; its errors still show.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # noise in a report run; failures reach the run through nbclient anyway.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         nb.status = "ok"
     except Exception as exc:  # any failure of one notebook is recorded, not raised

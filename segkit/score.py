@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from segkit.exceptions import InputFileError, ModelError, SchemaError
+from segkit.profile import segment_label
 
 __all__ = ["ASSIGNMENT_COLUMNS", "assignments_frame", "score_file", "score_features"]
 
@@ -58,8 +59,6 @@ def assignments_frame(
     as_of : date or str or None
         Analysis date.
     """
-    from segkit.profile import segment_label
-
     ids = labels.astype("int64")
     label_of = {int(s): segment_label(int(s), names) for s in ids.unique()}
     return pd.DataFrame(
@@ -136,7 +135,8 @@ def score_file(
     input_path : str or Path
         New transactions with the columns the config maps (``transactions.columns``)
         or, for attribute-only models, a customers table (``customers.columns`` and
-        the declared attributes).
+        the declared attributes). A config with both reads the transactions from
+        ``input_path`` and the attributes from its own ``customers.path``.
     out_path : str or Path
         CSV to write (folders are created).
     config_path : str or Path, optional

@@ -98,6 +98,8 @@ class StabilityResult:
         Customers in the bounded sample the refits were drawn from.
     n_boot : int
         Number of refits.
+    scheme : str
+        ``bootstrap`` (drawn with replacement) or ``subset`` (80 % without).
     reference_noise_share : float
         Share of the sample the reference assignments mark as noise (-1).
     """
@@ -107,6 +109,7 @@ class StabilityResult:
     jaccard: pd.DataFrame
     sample_size: int
     n_boot: int
+    scheme: str
     reference_noise_share: float
 
     def summary(self) -> dict:
@@ -116,6 +119,7 @@ class StabilityResult:
         return {
             "sample_size": self.sample_size,
             "n_boot": self.n_boot,
+            "scheme": self.scheme,
             "ari_mean": float(ari.mean()),
             "ari_q10": float(ari.quantile(0.1)),
             "ari_band": stability_band(float(ari.mean())),
@@ -205,6 +209,7 @@ def bootstrap_stability(
     n_boot: int = 50,
     sample_size: int = 3000,
     random_state: int = 0,
+    resample: str = "auto",
 ) -> StabilityResult:
     """Clusterwise bootstrap stability (Hennig 2007) of a segmentation.
 
@@ -233,11 +238,24 @@ def bootstrap_stability(
         Bound on the customers resampled (``validation.sample_size``).
     random_state : int
         Seed of the sample and the bootstrap draws; same seed, same result.
+    resample : {"auto", "bootstrap", "subset"}
+        ``bootstrap`` draws with replacement; ``subset`` draws 80 % without
+        replacement (Hennig's alternative for density-based methods, where
+        duplicated customers would form artificial dense spots); ``auto`` uses
+        ``subset`` for HDBSCAN and ``bootstrap`` otherwise.
 
     Returns
     -------
     StabilityResult
     """
+    if resample not in ("auto", "bootstrap", "subset"):
+        raise DataError(
+            f"resample is {resample!r}; use 'auto', 'bootstrap' or 'subset'"
+        )
+    algorithm = model.get_params(deep=False).get("algorithm")
+    scheme = resample
+    if resample == "auto":
+        scheme = "subset" if algorithm == "hdbscan" else "bootstrap"
     if n_boot < 1:
         raise DataError(f"validation.bootstrap is {n_boot}; set it to 1 or more")
     if labels is None:
@@ -264,8 +282,12 @@ def bootstrap_stability(
     rows, values = [], []
     boot_index = pd.Index([f"b{i}" for i in range(n)], name=features.index.name)
     for refit in range(n_boot):
-        draw = rng.integers(0, n, size=n)
-        frame = sample.iloc[draw].set_axis(boot_index, axis=0)
+        draw = (
+            rng.integers(0, n, size=n)
+            if scheme == "bootstrap"
+            else np.sort(rng.choice(n, size=max(2, int(0.8 * n)), replace=False))
+        )
+        frame = sample.iloc[draw].set_axis(boot_index[: len(draw)], axis=0)
         found_all = _fit_labels(model, frame)
         distinct, first = np.unique(draw, return_index=True)
         found, ref = found_all[first], reference[distinct]
@@ -311,6 +333,7 @@ def bootstrap_stability(
         jaccard=jaccard,
         sample_size=n,
         n_boot=n_boot,
+        scheme=scheme,
         reference_noise_share=float(np.mean(reference == NOISE)),
     )
 

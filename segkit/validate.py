@@ -28,7 +28,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 
 from segkit import distinct, outcomes, stability
-from segkit.exceptions import DataError
+from segkit.exceptions import ConfigError, DataError
 
 __all__ = [
     "thresholds",
@@ -37,6 +37,7 @@ __all__ = [
     "overall_verdict",
     "validate_segmentation",
     "refit_setup",
+    "REFIT_MODES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -276,29 +277,51 @@ def _outcome_column(config: Mapping[str, Any], customers: pd.DataFrame | None):
     return column
 
 
+#: What the resampling refits may re-estimate (``validation.refit``).
+REFIT_MODES = ("auto", "model", "representation", "clustering")
+_REFIT_TEXT = {
+    "model": "the whole model: preprocessing, representation and clustering",
+    "representation": "representation and clustering (preprocessing as fitted on all)",
+    "clustering": "the clustering only, in the model's fitted representation",
+}
+
+
 def refit_setup(
-    model, frame: pd.DataFrame, *, refit_umap: bool = False
+    model, frame: pd.DataFrame, *, refit: str = "auto"
 ) -> tuple[Any, pd.DataFrame, str]:
     """What the resampling checks refit, and on which frame.
 
-    A UMAP model takes seconds per fit (numba, single-threaded with a seed), too
-    slow for dozens of refits; unless ``refit_umap`` is true, the refits cluster
-    the fitted model's UMAP coordinates with the same algorithm, k and seed.
+    ``model`` refits everything each time; ``representation`` keeps the fitted
+    preprocessing (its medians and scales move little between resamples and it is
+    half the cost of a fit) and refits PCA/UMAP and the clustering; ``clustering``
+    also keeps the representation and clusters the model's coordinates. ``auto``
+    is ``clustering`` for UMAP models (seconds per fit: numba, single-threaded with
+    a seed) and ``representation`` otherwise.
 
     Returns
     -------
     tuple
         ``(model to clone, frame to resample, description of what is refitted)``.
     """
-    if getattr(model, "representation", None) != "umap" or refit_umap:
-        return (
-            model,
-            frame,
-            "the whole model (preprocessing, representation, clustering)",
+    if refit not in REFIT_MODES:
+        raise ConfigError(
+            f"validation.refit is {refit!r}; use one of {list(REFIT_MODES)}"
         )
-    coords = model.transform(frame)
-    plain = clone(model).set_params(preprocessor=None, representation="scaled")
-    return plain, coords, "the clustering, in the fitted UMAP embedding (not refitted)"
+    umap = getattr(model, "representation", None) == "umap"
+    mode = ("clustering" if umap else "representation") if refit == "auto" else refit
+    fitted_pre = getattr(model, "preprocessor_", None)
+    if mode == "clustering":
+        coords = model.transform(frame)
+        plain = clone(model).set_params(preprocessor=None, representation="scaled")
+        return plain, coords, _REFIT_TEXT[mode]
+    if mode == "model" or fitted_pre is None:
+        return model, frame, _REFIT_TEXT["model"]
+    columns = list(getattr(model, "feature_names_in_", frame.columns))
+    matrix = fitted_pre.transform(frame[columns])
+    if not isinstance(matrix, pd.DataFrame):
+        matrix = pd.DataFrame(np.asarray(matrix, dtype=float), index=frame.index)
+    matrix.index = frame.index
+    return clone(model).set_params(preprocessor=None), matrix, _REFIT_TEXT[mode]
 
 
 def validate_segmentation(
@@ -353,7 +376,7 @@ def validate_segmentation(
     refit_model, frame, refitted = refit_setup(
         model,
         features if fit_frame is None else fit_frame,
-        refit_umap=bool(v["refit_umap"]),
+        refit=str(v["refit"]),
     )
     labels = labels.astype(int)
     stab = stability.bootstrap_stability(

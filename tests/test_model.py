@@ -219,3 +219,16 @@ def test_segment_ids_are_numbered_by_size_largest_first():
     model = SegmentationModel(n_segments=3).fit(_frame(np.vstack(blobs)))
     assert model.labels_.value_counts().to_dict() == {0: 300, 1: 100, 2: 50}
     assert model.labels_.iloc[0] == 2  # the first 50 rows are the smallest blob
+
+
+@pytest.mark.slow
+def test_umap_model_recovers_segments_and_is_reproducible(planted):
+    features, truth = planted
+    settings = {"representation": "umap", "n_segments": 4, "random_state": 1}
+    first = SegmentationModel(**settings).fit(features)
+    second = SegmentationModel(**settings).fit(features)
+    assert adjusted_rand_score(truth, first.labels_) >= 0.95
+    assert_series_equal(first.labels_, second.labels_)
+    assert (
+        adjusted_rand_score(truth.head(100), first.predict(features.head(100))) >= 0.95
+    )

@@ -121,3 +121,22 @@ def test_notebook_follows_the_house_rules():
             assert len(source.splitlines()) <= 10
             assert "def " not in source and "class " not in source
             assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+@pytest.mark.slow
+def test_notebook_runs_on_the_fixture_and_prints_the_recommendation(tmp_path):
+    import papermill
+
+    fixture = NOTEBOOK.parents[1] / "tests" / "fixtures" / "retail_small.yaml"
+    out = tmp_path / "03.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters={"config_path": str(fixture), "run_dir": str(tmp_path / "run")},
+        kernel_name="segkit",
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+    )
+    text = out.read_text(encoding="utf-8")
+    assert "Chosen segmentation" in text and "The rule." in text
+    assert text.count('"image/png"') == 4

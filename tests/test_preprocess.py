@@ -97,9 +97,35 @@ def test_log1p_then_robust_scaling_gives_the_known_values():
 
 def test_skew_none_leaves_values_unlogged():
     frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 100]})
-    pre = Preprocessor(skew="none").set_output(transform="pandas").fit(frame)
+    pre = Preprocessor(skew="none", clip=None).set_output(transform="pandas").fit(frame)
     # robust scale only: median 3, IQR 2
     assert pre.transform(frame)["x"].tolist() == pytest.approx([-1, -0.5, 0, 0.5, 48.5])
+
+
+def test_scaled_values_are_clipped_to_the_clip_limit():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4, 100]})
+    pre = Preprocessor(skew="none", clip=5.0).set_output(transform="pandas").fit(frame)
+    # robust scale (median 3, IQR 2) gives 48.5 for the outlier: clipped to 5
+    assert pre.transform(frame)["x"].tolist() == pytest.approx([-1, -0.5, 0, 0.5, 5])
+
+
+def test_zero_inflated_columns_are_standardised_not_robust_scaled():
+    # 7 of 10 customers returned nothing: IQR (0 to 0.02) is no scale for this column.
+    rate = [0.0] * 7 + [0.02, 0.5, 1.0]
+    frame = pd.DataFrame({"return_rate": rate, "x": range(10)}, dtype="float64")
+    pre = Preprocessor(skew="none", clip=None).set_output(transform="pandas").fit(frame)
+    plan = pre.plan_.set_index("column")
+    assert plan.loc["return_rate", "scaler"] == "standard (70% tied at 0.0)"
+    out = pre.transform(frame)["return_rate"]
+    assert out.mean() == pytest.approx(0.0, abs=1e-12)
+    assert out.std(ddof=0) == pytest.approx(1.0)
+    assert out.max() < 3  # robust scaling would give (1.0 - 0) / 0.015 = 66.7
+
+
+def test_a_non_positive_clip_is_refused():
+    frame = pd.DataFrame({"x": [1.0, 2, 3, 4]})
+    with pytest.raises(ConfigError, match=r"preprocess.clip is 0; use a positive number"):
+        Preprocessor(clip=0).fit(frame)
 
 
 def test_rare_levels_are_grouped_and_unseen_levels_map_to_the_rare_column(features):

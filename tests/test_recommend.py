@@ -82,6 +82,14 @@ def test_each_failed_constraint_is_named(table):
     assert list(rows["rank"]) == list(range(1, 8))
 
 
+def test_a_fringe_split_is_not_eligible(table):
+    fringe = pd.DataFrame(
+        [{**_row("ward/pca/2", 2, 0.84, smallest=0.03), "largest_share": 0.97}]
+    )
+    rows = score_table(pd.concat([table, fringe]), _clustering()).set_index("candidate")
+    assert rows.loc["ward/pca/2", "reason"] == "largest segment 97% > 80%"
+
+
 def test_hdbscan_is_judged_by_dbcv_not_silhouette(table):
     rows = score_table(table, _clustering()).set_index("candidate")
     assert rows.loc["hdbscan/umap", "quality"] == pytest.approx(0.9)
@@ -91,7 +99,7 @@ def test_the_rule_is_in_the_paragraph_with_the_config_numbers(table):
     _, rec = recommend(table, _clustering(max_segments=6, min_segment_share=0.05))
     assert rec["rule"] == rule_text(_clustering(max_segments=6, min_segment_share=0.05))
     assert "2 to 6 segments" in rec["paragraph"]
-    assert "at least 5% of customers" in rec["paragraph"]
+    assert "at least 5% and none more than 80% of customers" in rec["paragraph"]
     assert rec["paragraph"].startswith(
         "1 of 6 candidates met the constraints."
     )  # k=8 > 6
@@ -129,3 +137,16 @@ def test_recommend_does_not_mutate_the_table(table):
     before = table.copy()
     recommend(table, _clustering())
     assert_frame_equal(table, before)
+
+
+def test_near_ties_go_to_the_more_stable_candidate():
+    table = pd.DataFrame(
+        [
+            _row("minibatch_kmeans/scaled/2", 2, 0.271, stab=0.91),
+            _row("kmeans/scaled/2", 2, 0.270, stab=0.98),  # 0.001 lower: a tie
+            _row("kmeans/scaled/3", 3, 0.200, stab=0.99),
+        ]
+    )
+    _, rec = recommend(table, _clustering())
+    assert rec["winner"] == "kmeans/scaled/2"
+    assert rec["runner_up"] == "kmeans/scaled/3"

@@ -85,6 +85,7 @@ def test_planted_segments_are_all_highly_stable(planted):
     assert set(result.segments["band"]) == {"highly stable"}
     assert result.summary()["ari_mean"] > 0.95
     assert result.sample_size == 300
+    assert result.scheme == "bootstrap"
 
 
 def test_structureless_noise_is_flagged_unstable(noise):
@@ -229,6 +230,7 @@ def test_hdbscan_noise_share_stability_is_reported(planted):
     assert (labels == -1).any()
     result = bootstrap_stability(model, spread, labels=labels, n_boot=4, random_state=0)
     summary = result.summary()
+    assert summary["scheme"] == "subset"  # no duplicated customers for HDBSCAN
     assert summary["reference_noise_share"] > 0
     assert 0 < summary["noise_share_mean"] < 0.5
     assert -1 in set(result.segments["segment"])

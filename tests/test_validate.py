@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from sklearn.datasets import make_blobs
 
 from segkit.config import validate_config
-from segkit.exceptions import DataError
+from segkit.exceptions import ConfigError, DataError
 from segkit.model import SegmentationModel
 from segkit.run import RunContext
 from segkit.steps import validate as step
@@ -260,11 +261,77 @@ def test_umap_models_are_refitted_in_their_fixed_embedding(blobs):
     features, _ = blobs
     model = _UmapLike(representation="umap", n_segments=4, random_state=3)
     refit, frame, what = refit_setup(model, features)
-    assert what.startswith("the clustering, in the fitted UMAP embedding")
+    assert what.startswith("the clustering only")
     assert refit.get_params()["representation"] == "scaled"
     assert refit.get_params()["n_segments"] == 4
     assert refit.get_params()["random_state"] == 3
     assert_frame_equal(frame, features.iloc[:, :2] * 10)
-    same, frame, what = refit_setup(model, features, refit_umap=True)
+    same, frame, what = refit_setup(model, features, refit="model")
     assert same is model
     assert what.startswith("the whole model")
+
+
+def test_default_refits_keep_the_fitted_preprocessing(blobs):
+    from segkit.preprocess import Preprocessor
+
+    features, _ = blobs
+    model = SegmentationModel(preprocessor=Preprocessor(), representation="pca")
+    model.fit(features)
+    refit, matrix, what = refit_setup(model, features)
+    assert what.startswith("representation and clustering")
+    assert refit.get_params()["preprocessor"] is None
+    assert refit.get_params()["representation"] == "pca"
+    expected = model.preprocessor_.transform(features)
+    np.testing.assert_allclose(matrix.to_numpy(), np.asarray(expected, dtype=float))
+    assert list(matrix.index) == list(features.index)
+
+
+def test_unknown_refit_mode_is_a_config_error(blobs):
+    features, _ = blobs
+    with pytest.raises(ConfigError, match=r"validation\.refit is 'all'; use one of"):
+        refit_setup(SegmentationModel(), features, refit="all")
+
+
+def test_pipeline_validates_the_small_online_retail_fixture(tmp_path):
+    from segkit.run import open_run
+
+    fixture = Path(__file__).parent / "fixtures" / "retail_small.yaml"
+
+    overrides = {
+        "clustering.algorithms": ["kmeans"],
+        "clustering.representations": ["scaled"],
+        "clustering.k_max": 4,
+    }
+    ctx = open_run(fixture, tmp_path / "run", overrides)
+    ctx.run_step("validate")
+    payload = ctx.load_json("validation.json")
+    outcomes = payload["outcomes"]
+    assert outcomes["kind"] == "retention"
+    assert outcomes["t0"] == "2011-09-11"  # as_of 2011-12-10 minus 90 days
+    assert payload["sample_sizes"]["outcome_customers"] == outcomes["customers"] > 100
+    assert {r["segmentation"] for r in outcomes["comparison"]} == {
+        "model",
+        "rfm",
+        "shuffled (chance)",
+    }
+    verdict = ctx.load_frame("verdict.csv")
+    assert verdict["recommendation"].str.match(r"keep|watch|merge with ").all()
+    assert payload["verdict"]["text"]
+
+
+def test_horizon_longer_than_the_history_stops_before_resampling(tmp_path, blobs):
+    features, _ = blobs
+    config = _config(tmp_path)
+    transactions = pd.DataFrame(
+        {
+            "customer_id": features.index[:3].astype("str"),
+            "order_id": ["o1", "o2", "o3"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-20", "2024-02-01"]),
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    model = SegmentationModel(n_segments=4, random_state=0).fit(features)
+    with pytest.raises(DataError, match=r"validation\.horizon_days=90 reaches back"):
+        validate_segmentation(
+            model, features, model.labels_, config, transactions=transactions
+        )

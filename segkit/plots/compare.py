@@ -184,6 +184,9 @@ def metric_curves(
 def penalty_curve(scored: pd.DataFrame) -> Figure:
     """Best quality and best score per number of segments: the penalty made visible.
 
+    Only candidates that meet the constraints are drawn; numbers of segments where
+    none does are marked along the bottom.
+
     Parameters
     ----------
     scored : DataFrame
@@ -192,23 +195,44 @@ def penalty_curve(scored: pd.DataFrame) -> Figure:
     """
     _need(scored, ["n_segments", "quality", "score", "eligible"], "penalty_curve table")
     data = scored[scored["algorithm"] != "rfm"]
-    best_q = data.groupby("n_segments")["quality"].max()
-    best_s = data[data["eligible"].astype(bool)].groupby("n_segments")["score"].max()
+    ok = data[data["eligible"].astype(bool)]
+    order = "rank" if "rank" in ok.columns else "score"
+    best = ok.sort_values(order, ascending=order == "rank").drop_duplicates(
+        "n_segments"
+    )
+    best = best.set_index("n_segments").sort_index()
     fig = ReportFigure(figsize=(8, 4))
     ax = fig.subplots()
-    ax.plot(best_q.index, best_q.values, "o-", color="grey", label="best quality (any)")
+    ax.plot(best.index, best["quality"], "o-", color="grey", label="quality")
     ax.plot(
-        best_s.index, best_s.values, "o-", color="C0", label="best score (eligible)"
+        best.index, best["score"], "o-", color="C0", label="score = quality - penalty"
     )
-    for k, q in best_q.items():
-        if k in best_s.index:
-            ax.vlines(k, best_s[k], q, color="C3", alpha=0.4)
-    if len(best_s):
-        k_win = best_s.idxmax()
-        ax.plot(k_win, best_s.max(), "*", ms=16, color="C1", label="recommended")
+    ax.vlines(best.index, best["score"], best["quality"], color="C3", alpha=0.6)
+    if len(best):
+        k_win = best["rank"].idxmin() if order == "rank" else best["score"].idxmax()
+        ax.plot(
+            k_win, best.loc[k_win, "score"], "*", ms=16, color="C1", label="recommended"
+        )
+        for k, row in best.iterrows():
+            ax.annotate(
+                row["candidate"],
+                (k, row["score"]),
+                textcoords="offset points",
+                xytext=(0, -14),
+                ha="center",
+                fontsize=7,
+            )
+    none = sorted(set(data["n_segments"]) - set(best.index) - {0, 1})
+    if none:
+        bottom = ax.get_ylim()[0]
+        ax.plot(
+            none, [bottom] * len(none), "x", color="C3", label="no eligible candidate"
+        )
     ax.set_xlabel("number of segments")
     ax.set_ylabel("quality / score")
-    ax.set_title("Quality before and after the over-segmentation penalty")
+    ax.set_title(
+        "Best eligible candidate per number of segments, before and after the penalty"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -245,6 +269,13 @@ def segment_sizes(
         ranked = scored[scored["algorithm"] != "rfm"].sort_values("rank")
         candidates = list(ranked.drop_duplicates("n_segments")["candidate"].head(top))
         candidates += list(scored.loc[scored["algorithm"] == "rfm", "candidate"])
+    flags: dict[str, str] = {}
+    if scored is not None and "eligible" in scored.columns:
+        for row in scored.itertuples(index=False):
+            if not bool(row.eligible):
+                flags[row.candidate] = (
+                    "\n(baseline)" if row.algorithm == "rfm" else ("\n(not eligible)")
+                )
     fig = ReportFigure(figsize=(9, 1.0 + 1.1 * len(candidates)))
     axes = fig.subplots(len(candidates), 1, squeeze=False)
     for ax, candidate in zip(axes[:, 0], candidates, strict=True):
@@ -263,7 +294,7 @@ def segment_sizes(
                 )
             left += row.share
         ax.set_xlim(0, 1)
-        ax.set_yticks([0], [candidate])
+        ax.set_yticks([0], [candidate + flags.get(candidate, "")])
         ax.set_xticks([])
     axes[-1, 0].set_xticks(
         np.linspace(0, 1, 6), [f"{x:.0%}" for x in np.linspace(0, 1, 6)]

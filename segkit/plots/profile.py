@@ -1,9 +1,9 @@
 """Figures and tables of notebook 05-profiles: who, what to call them, how to find them.
 
 Every function takes artifacts of the ``profile`` step (see :func:`profile_artifacts`)
-and returns a :class:`~segkit.plots.explore.ReportFigure` with a title, a
-:class:`~segkit.plots.explore.Table` ready to show, or a
-:class:`~segkit.plots.explore.Note` (Markdown). Only :func:`export_sample` shows
+and returns a :class:`~segkit.display.ReportFigure` with a title, a
+:class:`~segkit.display.Table` ready to show, or a
+:class:`~segkit.display.Note` (Markdown). Only :func:`export_sample` shows
 customer ids, pseudonymised (:func:`segkit.privacy.pseudonymise`) when
 ``profiles.hash_ids`` is true; personal-data columns never reach these artifacts.
 """
@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from segkit.plots.explore import Note, ReportFigure, Table
+from segkit.display import Note, ReportFigure, Table
 from segkit.privacy import pseudonym_salt, pseudonymise
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def index_heatmap(
     ax.set_title("Index vs the average customer (100 = average; colour capped at 300)")
     ax.set_xlabel("feature")
     ax.set_ylabel("")
+    ax.tick_params(axis="y", rotation=0)
     return fig
 
 
@@ -269,6 +270,7 @@ def migration_heatmap(
     ax.set_title(title)
     ax.set_xlabel("now")
     ax.set_ylabel("before")
+    ax.tick_params(axis="y", rotation=0)
     return fig
 
 

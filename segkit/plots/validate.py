@@ -60,6 +60,10 @@ _OUTCOME_TITLES = {
     "revenue_share": "Share of the next horizon's revenue",
     "rate": "Outcome rate per segment",
 }
+_SCHEMES = {
+    "bootstrap": "bootstrap (customers drawn with replacement)",
+    "subset": "subsets of 80% of the customers (no duplicates: density-based method)",
+}
 _BAND_COLOURS = {
     "highly stable": "#1a9850",
     "stable": "#91cf60",
@@ -135,6 +139,7 @@ def stability_summary_table(validation: Mapping[str, Any]) -> pd.DataFrame:
     rows = [
         ("mean ARI, bootstrap vs full-data segments", f"{glob['ari_mean']:.2f}"),
         ("ARI band (Hennig)", glob["ari_band"]),
+        ("resampling", _SCHEMES.get(glob.get("scheme"), "bootstrap")),
         ("10th percentile of the ARI", f"{glob['ari_q10']:.2f}"),
         ("segments in the chosen model", str(strength["model_k"])),
         (
