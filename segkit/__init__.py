@@ -16,6 +16,8 @@ from segkit import (
     exceptions,
     features,
     io,
+    metrics,
+    model,
     naming,
     outcomes,
     pipeline,
@@ -24,9 +26,11 @@ from segkit import (
     profile,
     quality,
     recommend,
+    reduce,
     rfm,
     rules,
     run,
+    score,
     stability,
     validate,
 )
@@ -34,7 +38,11 @@ from segkit.attributes import attribute_features
 from segkit.clean import CleanResult, clean_transactions
 from segkit.compare import compare_candidates
 from segkit.config import load_config
-from segkit.datasets import make_b2b_accounts, make_b2c_transactions, make_customer_features
+from segkit.datasets import (
+    make_b2b_accounts,
+    make_b2c_transactions,
+    make_customer_features,
+)
 from segkit.distinct import kruskal_table, pairwise_distinctness, segment_effects
 from segkit.evolution import compare_assignments, migration_matrix
 from segkit.exceptions import (
@@ -56,10 +64,10 @@ from segkit.preprocess import Preprocessor
 from segkit.privacy import pseudonymise
 from segkit.profile import persona_cards, segment_indices, segment_profiles
 from segkit.quality import detect_pii, quality_profile, sufficiency
-from segkit.recommend import recommend
 from segkit.rfm import rfm_summary, rfm_table
 from segkit.rules import surrogate_rules
 from segkit.run import RunContext, open_run
+from segkit.score import score_file
 from segkit.stability import bootstrap_stability, prediction_strength
 from segkit.validate import validate_segmentation
 
@@ -103,6 +111,8 @@ __all__ = [
     "load_config",
     "load_customers",
     "load_transactions",
+    "metrics",
+    "model",
     "make_b2b_accounts",
     "make_b2c_transactions",
     "make_customer_features",
@@ -124,12 +134,15 @@ __all__ = [
     "quality_profile",
     "read_table",
     "recommend",
+    "reduce",
     "resolve_names",
     "rfm",
     "rfm_summary",
     "rfm_table",
     "rules",
     "run",
+    "score",
+    "score_file",
     "segment_effects",
     "segment_indices",
     "segment_profiles",

@@ -76,11 +76,15 @@ def default_as_of(transactions: pd.DataFrame) -> dt.date:
     """The day after the last transaction (so the last day counts in full)."""
     last = transactions["timestamp"].max()
     if pd.isna(last):
-        raise DataError("no transaction has a timestamp; map transactions.columns.timestamp")
+        raise DataError(
+            "no transaction has a timestamp; map transactions.columns.timestamp"
+        )
     return (last + pd.Timedelta(days=1)).date()
 
 
-def _product_mask(frame: pd.DataFrame, codes: list[str], prefixes: list[str]) -> pd.Series:
+def _product_mask(
+    frame: pd.DataFrame, codes: list[str], prefixes: list[str]
+) -> pd.Series:
     if "product_id" not in frame.columns:
         return pd.Series(False, index=frame.index)
     product = frame["product_id"].astype("str").str.strip()
@@ -115,7 +119,14 @@ def clean_transactions(
         Kept lines, returns, the ledger and the ``as_of`` used. The input is not
         modified.
     """
-    needed = {"customer_id", "order_id", "timestamp", "quantity", "unit_price", "amount"}
+    needed = {
+        "customer_id",
+        "order_id",
+        "timestamp",
+        "quantity",
+        "unit_price",
+        "amount",
+    }
     missing = sorted(needed - set(transactions.columns))
     if missing:
         raise DataError(
@@ -204,7 +215,9 @@ def clean_transactions(
     )
     ledger["rows"] = ledger["rows"].astype("int64")
     removed_rows = ledger["rows"].where(~ledger["rule"].isin(["raw", "kept"]), 0)
-    ledger["rows_after"] = (int(ledger.loc[0, "rows"]) - removed_rows.cumsum()).astype("int64")
+    ledger["rows_after"] = (int(ledger.loc[0, "rows"]) - removed_rows.cumsum()).astype(
+        "int64"
+    )
     removed = ledger.iloc[1:-1]
     assert int(ledger.loc[0, "rows"]) == len(frame) + int(removed["rows"].sum())
 

@@ -265,7 +265,9 @@ def _merge_table(given: Any, where: str, *, customers: bool) -> dict[str, Any] |
         elif key == "attributes":
             _check_keys(value or {}, ATTRIBUTE_GROUPS, f"{where}.attributes.")
             for group, cols in (value or {}).items():
-                merged["attributes"][group] = _as_list(cols, f"{where}.attributes.{group}")
+                merged["attributes"][group] = _as_list(
+                    cols, f"{where}.attributes.{group}"
+                )
         elif key == "outcomes":
             merged["outcomes"] = _as_list(value, f"{where}.outcomes")
         elif key == "columns":
@@ -287,11 +289,17 @@ def _as_list(value: Any, where: str) -> list[str]:
         return [value]
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
-    raise ConfigError(f"config key {where!r} must be a list of column names, got {value!r}")
+    raise ConfigError(
+        f"config key {where!r} must be a list of column names, got {value!r}"
+    )
 
 
 def _parse_date(value: Any, where: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if (
+        value is None
+        or isinstance(value, dt.date)
+        and not isinstance(value, dt.datetime)
+    ):
         return value
     if isinstance(value, dt.datetime):
         return value.date()
@@ -304,7 +312,9 @@ def _parse_date(value: Any, where: str) -> dt.date | None:
         ) from None
 
 
-def validate_config(raw: Mapping[str, Any], *, root: Path | None = None) -> dict[str, Any]:
+def validate_config(
+    raw: Mapping[str, Any], *, root: Path | None = None
+) -> dict[str, Any]:
     """Merge a raw config over the defaults and check it.
 
     Parameters
@@ -321,7 +331,9 @@ def validate_config(raw: Mapping[str, Any], *, root: Path | None = None) -> dict
         absolute, ``as_of`` is a ``datetime.date`` or None.
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"a config must be a YAML mapping of keys, got {type(raw).__name__}")
+        raise ConfigError(
+            f"a config must be a YAML mapping of keys, got {type(raw).__name__}"
+        )
     _check_keys(raw, DEFAULTS, "")
     config: dict[str, Any] = {}
     for key, default in DEFAULTS.items():
@@ -332,7 +344,9 @@ def validate_config(raw: Mapping[str, Any], *, root: Path | None = None) -> dict
         else:
             config[key] = _merge(default, raw.get(key), f"{key}.")
     if not config["name"]:
-        raise ConfigError("config key 'name' is missing; give the data source a short name")
+        raise ConfigError(
+            "config key 'name' is missing; give the data source a short name"
+        )
     config["name"] = str(config["name"])
     if config["transactions"] is None and config["customers"] is None:
         raise ConfigError(
@@ -341,7 +355,9 @@ def validate_config(raw: Mapping[str, Any], *, root: Path | None = None) -> dict
         )
     config["as_of"] = _parse_date(config["as_of"], "as_of")
     if not isinstance(config["seed"], int) or isinstance(config["seed"], bool):
-        raise ConfigError(f"config key 'seed' must be an integer, got {config['seed']!r}")
+        raise ConfigError(
+            f"config key 'seed' must be an integer, got {config['seed']!r}"
+        )
     root = Path(root) if root is not None else Path.cwd()
     config["root"] = str(root)
     for table in ("transactions", "customers"):
@@ -349,7 +365,9 @@ def validate_config(raw: Mapping[str, Any], *, root: Path | None = None) -> dict
         if section is None:
             continue
         if not section["path"]:
-            raise ConfigError(f"config key '{table}.path' is missing; set it to the data file")
+            raise ConfigError(
+                f"config key '{table}.path' is missing; set it to the data file"
+            )
         path = Path(str(section["path"])).expanduser()
         section["path"] = str(path if path.is_absolute() else (root / path).resolve())
         _check_roles(section["columns"], table)
@@ -424,7 +442,9 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str
     return parsed
 
 
-def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(
+    raw: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     """Return a copy of ``raw`` with dotted-key overrides applied.
 
     A key must exist in the config or in :data:`DEFAULTS` (for data sources: in the
@@ -461,7 +481,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
     return result
 
 
-def _valid_children(node: Mapping[str, Any], defaults: Any, path: list[str]) -> list[str]:
+def _valid_children(
+    node: Mapping[str, Any], defaults: Any, path: list[str]
+) -> list[str]:
     keys = set(node)
     if isinstance(defaults, dict):
         keys |= set(defaults)
@@ -507,9 +529,13 @@ def load_config(
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid YAML: {exc}"
+        ) from None
     if raw is None:
-        raise ConfigError(f"config file {str(path)!r} is empty; see configs/online_retail.yaml")
+        raise ConfigError(
+            f"config file {str(path)!r} is empty; see configs/online_retail.yaml"
+        )
     parsed = parse_overrides(overrides)
     config = validate_config(apply_overrides(raw, parsed), root=project_root(path))
     config["config_path"] = str(path.resolve())

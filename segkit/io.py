@@ -35,7 +35,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_TEXT_ROLES = ("order_id", "product_id", "description", "country", "category", "channel")
+_TEXT_ROLES = (
+    "order_id",
+    "product_id",
+    "description",
+    "country",
+    "category",
+    "channel",
+)
 _NUMERIC_ROLES = ("quantity", "unit_price", "amount")
 _SNIFF_SEPARATORS = (",", "\t", ";", "|")
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
@@ -89,7 +96,9 @@ def _sniff_separator(path: Path, encoding: str) -> str:
             "row and data rows"
         )
     try:
-        return csv.Sniffer().sniff(sample, delimiters="".join(_SNIFF_SEPARATORS)).delimiter
+        return (
+            csv.Sniffer().sniff(sample, delimiters="".join(_SNIFF_SEPARATORS)).delimiter
+        )
     except csv.Error:
         first = sample.splitlines()[0]
         if any(sep in first for sep in _SNIFF_SEPARATORS):
@@ -105,7 +114,9 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str, decimal: str, dtype
     elif sep in ("whitespace", " ", r"\s+"):
         sep = r"\s+"
     # utf-8-sig reads plain UTF-8 too and strips a byte-order mark from the header.
-    encodings = ["utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding]
+    encodings = [
+        "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
+    ]
     encodings += [e for e in _FALLBACK_ENCODINGS if e not in encodings]
     for attempt, enc in enumerate(encodings):
         try:
@@ -174,7 +185,9 @@ def read_table(
             "(relative paths start at the project root) or pass --set <table>.path=FILE"
         )
     if path.is_dir():
-        raise InputFileError(f"{_display(path)} is a folder; point the config at a file")
+        raise InputFileError(
+            f"{_display(path)} is a folder; point the config at a file"
+        )
     if path.stat().st_size == 0:
         raise InputFileError(
             f"file {_display(path)} is empty (0 bytes); point the config at a file with "
@@ -191,7 +204,9 @@ def read_table(
     elif suffixes and suffixes[-1] in (".xlsx", ".xlsm", ".xls"):
         sheet = read.get("sheet")
         try:
-            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=dtype)
+            frame = pd.read_excel(
+                path, sheet_name=0 if sheet is None else sheet, dtype=dtype
+            )
         except ValueError as exc:
             raise InputFileError(
                 f"cannot read sheet {sheet!r} of {_display(path)}: {exc}; set read.sheet "
@@ -208,7 +223,9 @@ def read_table(
         if frame.shape[1] == 1 and len(text_columns) > 1:
             header = str(frame.columns[0])
             guess = next((s for s in _SNIFF_SEPARATORS if s in header), None)
-            fix = f"set read.sep: {guess!r}" if guess else "set read.sep to its separator"
+            fix = (
+                f"set read.sep: {guess!r}" if guess else "set read.sep to its separator"
+            )
             raise SchemaError(
                 f"file {_display(path)} was read with separator {sep!r} into one column "
                 f"{header[:80]!r}; the separator is probably wrong: {fix} in the config"
@@ -240,7 +257,9 @@ def _check_columns(raw: pd.DataFrame, columns: dict[str, str], path: Path, table
         )
 
 
-def _parse_timestamps(values: pd.Series, *, date_format: str | None, dayfirst: bool, where: str):
+def _parse_timestamps(
+    values: pd.Series, *, date_format: str | None, dayfirst: bool, where: str
+):
     text = values.astype("str").str.strip().where(values.notna())
     if date_format:
         if pd.api.types.is_float_dtype(values):
@@ -251,7 +270,9 @@ def _parse_timestamps(values: pd.Series, *, date_format: str | None, dayfirst: b
         if parsed.notna().sum() < text.notna().sum():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                parsed = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce")
+                parsed = pd.to_datetime(
+                    text, format="mixed", dayfirst=dayfirst, errors="coerce"
+                )
     bad = text.notna() & parsed.isna()
     if bad.any():
         examples = list(dict.fromkeys(text[bad].head(50)))[:3]
@@ -319,7 +340,8 @@ def to_canonical(
     for role in _NUMERIC_ROLES:
         if role in columns:
             out[role] = _parse_numbers(
-                raw[columns[role]], where=f"column {columns[role]!r} (role {role}) of {source}"
+                raw[columns[role]],
+                where=f"column {columns[role]!r} (role {role}) of {source}",
             )
         else:
             out[role] = np.nan
@@ -348,7 +370,9 @@ def load_transactions(config: dict[str, Any]) -> ReadResult:
         )
     path = Path(section["path"])
     columns = dict(section["columns"])
-    text_cols = [columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns]
+    text_cols = [
+        columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns
+    ]
     raw, notes = read_table(path, read=section["read"], text_columns=text_cols)
     frame = to_canonical(raw, columns, read=section["read"], source=path.name)
     return ReadResult(raw=raw, frame=frame, notes=notes)

@@ -66,7 +66,9 @@ def run_step(ctx: RunContext, step: str) -> dict:
     summary = module.run(ctx) or {}
     seconds = round(time.perf_counter() - start, 3)
     record = {"step": step, "seconds": seconds, "summary": summary}
-    _marker(ctx, step).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    _marker(ctx, step).write_text(
+        json.dumps(record, indent=2, default=str), encoding="utf-8"
+    )
     logger.info("step %s done in %.1f s", step, seconds)
     return record
 

@@ -20,7 +20,9 @@ def pseudonym_salt(config: dict) -> str:
     return f"{config.get('name', '')}:{config.get('seed', 0)}"
 
 
-def pseudonymise(ids: pd.Series | pd.Index, *, salt: str = "", length: int = 10) -> pd.Series:
+def pseudonymise(
+    ids: pd.Series | pd.Index, *, salt: str = "", length: int = 10
+) -> pd.Series:
     """Replace customer ids by stable salted digests, e.g. ``c-3f9a1b2c4d``.
 
     Parameters

@@ -343,6 +343,10 @@ def _execute(
     import papermill
 
     start = time.perf_counter()
+    # The kernel inherits this process's environment: SEGKIT_QUIET=1 turns progress
+    # bars off (they would land as stderr noise in the executed notebooks).
+    previous = os.environ.get("SEGKIT_QUIET")
+    os.environ["SEGKIT_QUIET"] = "1"
     try:
         papermill.execute_notebook(
             str(nb.source),
@@ -364,6 +368,10 @@ def _execute(
         logger.debug("notebook %s failed", nb.name, exc_info=True)
     finally:
         nb.seconds = round(time.perf_counter() - start, 2)
+        if previous is None:
+            os.environ.pop("SEGKIT_QUIET", None)
+        else:
+            os.environ["SEGKIT_QUIET"] = previous
 
 
 def _jsonable(value: Any) -> Any:

@@ -115,7 +115,9 @@ class RunContext:
 
     def save_json(self, name: str, data: Any) -> Path:
         path = self.artifact(name)
-        path.write_text(json.dumps(data, indent=2, default=_json_default), encoding="utf-8")
+        path.write_text(
+            json.dumps(data, indent=2, default=_json_default), encoding="utf-8"
+        )
         return path
 
     def load_json(self, name: str) -> Any:

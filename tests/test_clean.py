@@ -57,9 +57,9 @@ def test_ledger_rows_and_value_add_up_exactly(tiny):
 def test_cancellations_are_kept_aside_as_positive_returns(tiny):
     config, frame = tiny
     returns = clean_transactions(frame, rules=config["cleaning"]).returns
-    assert returns[["customer_id", "order_id", "quantity", "amount"]].to_dict("records") == [
-        {"customer_id": "12", "order_id": "C1003", "quantity": 1.0, "amount": 3.0}
-    ]
+    assert returns[["customer_id", "order_id", "quantity", "amount"]].to_dict(
+        "records"
+    ) == [{"customer_id": "12", "order_id": "C1003", "quantity": 1.0, "amount": 3.0}]
 
 
 def test_a_rule_switched_off_keeps_its_lines_and_has_no_ledger_row(tiny):
@@ -72,7 +72,9 @@ def test_a_rule_switched_off_keeps_its_lines_and_has_no_ledger_row(tiny):
 
 def test_lines_on_or_after_as_of_are_removed(tiny):
     config, frame = tiny
-    result = clean_transactions(frame, rules=config["cleaning"], as_of=dt.date(2021, 3, 10))
+    result = clean_transactions(
+        frame, rules=config["cleaning"], as_of=dt.date(2021, 3, 10)
+    )
     assert _ledger(result)["after_as_of"] == (2, 33.0)
     assert result.transactions["timestamp"].max() < pd.Timestamp("2021-03-10")
 
@@ -91,7 +93,10 @@ def test_cleaning_does_not_modify_its_input(tiny):
 
 def test_as_of_before_all_data_is_a_clear_error(tiny):
     config, frame = tiny
-    with pytest.raises(DataError, match=r"as_of 2020-01-01 is on or before the first transaction \(2021-01-05\).*set as_of"):
+    with pytest.raises(
+        DataError,
+        match=r"as_of 2020-01-01 is on or before the first transaction \(2021-01-05\).*set as_of",
+    ):
         clean_transactions(frame, rules=config["cleaning"], as_of=dt.date(2020, 1, 1))
 
 
@@ -113,7 +118,9 @@ def test_amount_only_data_uses_the_sign_of_the_amount():
         {
             "customer_id": ["a", "a", "b", "b"],
             "order_id": ["1", "2", "3", "4"],
-            "timestamp": pd.to_datetime(["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"]),
+            "timestamp": pd.to_datetime(
+                ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"]
+            ),
             "quantity": float("nan"),
             "unit_price": float("nan"),
             "amount": [10.0, -4.0, 0.0, 7.0],

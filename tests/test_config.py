@@ -12,7 +12,10 @@ from tests.conftest import ROOT, TINY_COLUMNS, write_config
 
 
 def _body(**extra):
-    body = {"name": "t", "transactions": {"path": "t.csv", "columns": dict(TINY_COLUMNS)}}
+    body = {
+        "name": "t",
+        "transactions": {"path": "t.csv", "columns": dict(TINY_COLUMNS)},
+    }
     body.update(extra)
     return body
 
@@ -46,19 +49,26 @@ def test_bad_as_of_says_how_to_write_it(tmp_path):
 
 
 def test_unknown_top_level_key_lists_valid_keys_and_closest_match(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown config key 'clustring'; did you mean 'clustering'\? \(valid keys under the top level: name,"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown config key 'clustring'; did you mean 'clustering'\? \(valid keys under the top level: name,",
+    ):
         load_config(write_config(tmp_path, _body(clustring={"k_max": 4})))
 
 
 def test_unknown_nested_key_is_named_with_its_path(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown config key 'clustering.kmax'; did you mean 'k_max'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'clustering.kmax'; did you mean 'k_max'"
+    ):
         load_config(write_config(tmp_path, _body(clustering={"kmax": 4})))
 
 
 def test_unknown_role_is_refused(tmp_path):
     body = _body()
     body["transactions"]["columns"]["price"] = "UnitPrice"
-    with pytest.raises(ConfigError, match=r"'transactions.columns.price'; did you mean 'unit_price'"):
+    with pytest.raises(
+        ConfigError, match=r"'transactions.columns.price'; did you mean 'unit_price'"
+    ):
         load_config(write_config(tmp_path, body))
 
 
@@ -72,13 +82,21 @@ def test_missing_required_roles_are_listed(tmp_path):
 def test_amount_or_quantity_and_price_is_required(tmp_path):
     body = _body()
     del body["transactions"]["columns"]["unit_price"]
-    with pytest.raises(ConfigError, match="either 'amount'.*or both 'quantity' and 'unit_price'"):
+    with pytest.raises(
+        ConfigError, match="either 'amount'.*or both 'quantity' and 'unit_price'"
+    ):
         load_config(write_config(tmp_path, body))
 
 
 def test_attribute_only_config_is_valid(tmp_path):
-    body = {"name": "a", "customers": {"path": "c.csv", "columns": {"customer_id": "id"},
-                                       "attributes": {"demographic": ["age"]}}}
+    body = {
+        "name": "a",
+        "customers": {
+            "path": "c.csv",
+            "columns": {"customer_id": "id"},
+            "attributes": {"demographic": ["age"]},
+        },
+    }
     config = load_config(write_config(tmp_path, body))
     assert config["transactions"] is None
     assert config["customers"]["attributes"]["demographic"] == ["age"]
@@ -96,8 +114,14 @@ def test_missing_config_file_names_it(tmp_path):
 
 
 def test_overrides_are_parsed_as_yaml_values():
-    assert parse_overrides(["clustering.k_max=8", "clustering.algorithms=[kmeans, gmm]",
-                            "as_of=2011-01-01", "profiles.names_file=null"]) == {
+    assert parse_overrides(
+        [
+            "clustering.k_max=8",
+            "clustering.algorithms=[kmeans, gmm]",
+            "as_of=2011-01-01",
+            "profiles.names_file=null",
+        ]
+    ) == {
         "clustering.k_max": 8,
         "clustering.algorithms": ["kmeans", "gmm"],
         "as_of": dt.date(2011, 1, 1),
@@ -106,7 +130,9 @@ def test_overrides_are_parsed_as_yaml_values():
 
 
 def test_override_replaces_a_key(tmp_path):
-    config = load_config(write_config(tmp_path, _body()), ["clustering.k_max=5", "seed=3"])
+    config = load_config(
+        write_config(tmp_path, _body()), ["clustering.k_max=5", "seed=3"]
+    )
     assert config["clustering"]["k_max"] == 5 and config["seed"] == 3
     assert config["overrides"] == {"clustering.k_max": 5, "seed": 3}
 
@@ -117,7 +143,10 @@ def test_override_of_a_data_source_key_works(tmp_path):
 
 
 def test_override_for_a_key_that_does_not_exist_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match=r"override 'clustering.k_mx': there is no key 'k_mx' under clustering; did you mean 'k_max'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"override 'clustering.k_mx': there is no key 'k_mx' under clustering; did you mean 'k_max'",
+    ):
         load_config(write_config(tmp_path, _body()), ["clustering.k_mx=8"])
 
 

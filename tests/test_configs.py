@@ -75,7 +75,8 @@ def test_customer_personality_reads_the_shared_copy_and_can_be_pointed_elsewhere
 
 
 def test_customer_personality_attributes_build_from_the_config():
-    io = pytest.importorskip("segkit.io")
+    from segkit import io
+
     config = load_config(ROOT / "configs" / "customer_personality.yaml")
     if not Path(config["customers"]["path"]).exists():
         pytest.skip("shared Customer Personality file not on this machine")
@@ -98,7 +99,8 @@ def test_customer_personality_attributes_build_from_the_config():
 
 
 def test_b2b_synthetic_attributes_build_from_the_committed_files():
-    io = pytest.importorskip("segkit.io")
+    from segkit import io
+
     config = load_config(ROOT / "configs" / "b2b_synthetic.yaml")
     section = config["customers"]
     features, notes = attribute_features(

@@ -27,7 +27,9 @@ def _name_and_bound(spec: str) -> tuple[str, str]:
 def _pyproject() -> dict[str, str]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project = data["project"]
-    specs = list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    specs = list(project["dependencies"]) + list(
+        project["optional-dependencies"]["dev"]
+    )
     return dict(_name_and_bound(s) for s in specs)
 
 
@@ -50,7 +52,9 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
 def test_environment_yml_uses_the_same_version_bounds_as_pyproject():
     pip, conda = _pyproject(), _conda()
-    mismatched = {n: (pip[n], conda[n]) for n in pip if n in conda and pip[n] != conda[n]}
+    mismatched = {
+        n: (pip[n], conda[n]) for n in pip if n in conda and pip[n] != conda[n]
+    }
     assert mismatched == {}
 
 

@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support"),
 ]
 
-pyspark = pytest.importorskip("pyspark")
+import pyspark  # noqa: E402,F401  (a dev dependency: missing pyspark must fail, not skip)
 
 AS_OF = dt.date(2021, 7, 1)
 

@@ -11,8 +11,21 @@ from pandas.testing import assert_frame_equal
 
 from segkit.config import load_config
 from segkit.exceptions import DataError, InputFileError, SchemaError
-from segkit.io import load_customers, load_transactions, normalise_ids, read_table, to_canonical
-from tests.conftest import ONLINE_RETAIL, PERSONALITY, ROOT, TINY_COLUMNS, TINY_CSV, write_config
+from segkit.io import (
+    load_customers,
+    load_transactions,
+    normalise_ids,
+    read_table,
+    to_canonical,
+)
+from tests.conftest import (
+    ONLINE_RETAIL,
+    PERSONALITY,
+    ROOT,
+    TINY_COLUMNS,
+    TINY_CSV,
+    write_config,
+)
 
 
 def _config(tmp_path, filename, **read):
@@ -28,7 +41,12 @@ def _config(tmp_path, filename, **read):
 def test_tiny_csv_maps_roles_and_types(tiny_config):
     frame = load_transactions(load_config(tiny_config)).frame
     assert list(frame.columns[:6]) == [
-        "customer_id", "order_id", "timestamp", "quantity", "unit_price", "amount"
+        "customer_id",
+        "order_id",
+        "timestamp",
+        "quantity",
+        "unit_price",
+        "amount",
     ]
     assert frame.loc[0, "customer_id"] == "11"  # 11.0 in the file
     assert frame["timestamp"].dtype == "datetime64[ns]"
@@ -60,8 +78,13 @@ def test_whitespace_separated_file_is_read(tmp_path):
             "transactions": {
                 "path": "w.txt",
                 "read": {"sep": "whitespace"},
-                "columns": {"customer_id": "cust", "order_id": "order", "timestamp": "day",
-                            "quantity": "qty", "unit_price": "price"},
+                "columns": {
+                    "customer_id": "cust",
+                    "order_id": "order",
+                    "timestamp": "day",
+                    "quantity": "qty",
+                    "unit_price": "price",
+                },
             },
         },
     )
@@ -90,9 +113,14 @@ def test_parquet_and_excel_files_are_read(tmp_path, tiny_csv):
 
 def test_integer_dates_with_an_explicit_format(tmp_path):
     text = TINY_CSV.replace("2021-01-05 10:00:00", "20210105")
-    for old, new in [("2021-02-01 09:30:00", "20210201"), ("2021-02-03 12:00:00", "20210203"),
-                     ("2021-03-01 08:00:00", "20210301"), ("2021-03-02 08:00:00", "20210302"),
-                     ("2021-03-10 15:00:00", "20210310"), ("2021-04-01 11:00:00", "20210401")]:
+    for old, new in [
+        ("2021-02-01 09:30:00", "20210201"),
+        ("2021-02-03 12:00:00", "20210203"),
+        ("2021-03-01 08:00:00", "20210301"),
+        ("2021-03-02 08:00:00", "20210302"),
+        ("2021-03-10 15:00:00", "20210310"),
+        ("2021-04-01 11:00:00", "20210401"),
+    ]:
         text = text.replace(old, new)
     (tmp_path / "d.csv").write_text(text)
     frame = load_transactions(_config(tmp_path, "d.csv", date_format="%Y%m%d")).frame
@@ -121,7 +149,9 @@ def test_non_utf8_file_falls_back_and_says_which_encoding(tmp_path):
 
 
 def test_missing_file_names_the_path_and_the_fix(tmp_path):
-    with pytest.raises(InputFileError, match=r"data file .*nope.csv not found; check the path"):
+    with pytest.raises(
+        InputFileError, match=r"data file .*nope.csv not found; check the path"
+    ):
         load_transactions(_config(tmp_path, "nope.csv"))
 
 
@@ -153,8 +183,13 @@ def test_missing_role_column_lists_the_columns_found(tmp_path):
 
 
 def test_unparseable_dates_show_examples(tmp_path):
-    (tmp_path / "d.csv").write_text(TINY_CSV.replace("2021-03-10 15:00:00", "next tuesday"))
-    with pytest.raises(SchemaError, match=r"'InvoiceDate'.*1 values are not dates, e.g. \['next tuesday'\].*read.date_format"):
+    (tmp_path / "d.csv").write_text(
+        TINY_CSV.replace("2021-03-10 15:00:00", "next tuesday")
+    )
+    with pytest.raises(
+        SchemaError,
+        match=r"'InvoiceDate'.*1 values are not dates, e.g. \['next tuesday'\].*read.date_format",
+    ):
         load_transactions(_config(tmp_path, "d.csv"))
 
 
@@ -163,7 +198,9 @@ def test_non_numeric_quantity_or_price_shows_examples(tmp_path, column, bad):
     frame = pd.read_csv(pd.io.common.StringIO(TINY_CSV), dtype=str)
     frame.loc[3, column] = bad
     frame.to_csv(tmp_path / "n.csv", index=False)
-    with pytest.raises(SchemaError, match=rf"'{column}'.*not numbers, e.g. \['{bad}'\]"):
+    with pytest.raises(
+        SchemaError, match=rf"'{column}'.*not numbers, e.g. \['{bad}'\]"
+    ):
         load_transactions(_config(tmp_path, "n.csv"))
 
 
@@ -171,7 +208,9 @@ def test_all_customer_ids_missing_is_a_clear_error(tmp_path):
     frame = pd.read_csv(pd.io.common.StringIO(TINY_CSV))
     frame["CustomerID"] = None
     frame.to_csv(tmp_path / "c.csv", index=False)
-    with pytest.raises(DataError, match=r"every row of c.csv lacks a customer id .*'CustomerID'"):
+    with pytest.raises(
+        DataError, match=r"every row of c.csv lacks a customer id .*'CustomerID'"
+    ):
         load_transactions(_config(tmp_path, "c.csv"))
 
 
@@ -184,30 +223,60 @@ def test_to_canonical_does_not_modify_the_raw_frame(tiny_csv):
 
 def test_customers_table_with_duplicate_ids_is_refused(tmp_path):
     (tmp_path / "c.csv").write_text("id,age\n1,30\n2,40\n1,31\n")
-    cfg = write_config(tmp_path, {"name": "c", "customers": {"path": "c.csv", "columns": {"customer_id": "id"}, "attributes": {"demographic": ["age"]}}})
-    with pytest.raises(SchemaError, match=r"'id' has 1 duplicated ids, e.g. \['1'\].*deduplicate"):
+    cfg = write_config(
+        tmp_path,
+        {
+            "name": "c",
+            "customers": {
+                "path": "c.csv",
+                "columns": {"customer_id": "id"},
+                "attributes": {"demographic": ["age"]},
+            },
+        },
+    )
+    with pytest.raises(
+        SchemaError, match=r"'id' has 1 duplicated ids, e.g. \['1'\].*deduplicate"
+    ):
         load_customers(load_config(cfg))
 
 
 def test_customers_attribute_that_does_not_exist_is_named(tmp_path):
     (tmp_path / "c.csv").write_text("id,age\n1,30\n2,40\n")
-    cfg = write_config(tmp_path, {"name": "c", "customers": {"path": "c.csv", "columns": {"customer_id": "id"}, "attributes": {"demographic": ["income"]}}})
-    with pytest.raises(SchemaError, match=r"'income' declared in customers.attributes.demographic not found .*\['id', 'age'\]"):
+    cfg = write_config(
+        tmp_path,
+        {
+            "name": "c",
+            "customers": {
+                "path": "c.csv",
+                "columns": {"customer_id": "id"},
+                "attributes": {"demographic": ["income"]},
+            },
+        },
+    )
+    with pytest.raises(
+        SchemaError,
+        match=r"'income' declared in customers.attributes.demographic not found .*\['id', 'age'\]",
+    ):
         load_customers(load_config(cfg))
 
 
-@pytest.mark.skipif(not PERSONALITY.exists(), reason="needs ../shared/data beside the clone")
+@pytest.mark.skipif(
+    not PERSONALITY.exists(), reason="needs ../shared/data beside the clone"
+)
 def test_customer_personality_reads_tab_separated_with_day_first_signup(tmp_path):
-    cfg = write_config(tmp_path, {
-        "name": "cp",
-        "customers": {
-            "path": str(PERSONALITY),
-            "read": {"date_format": "%d-%m-%Y"},
-            "columns": {"customer_id": "ID"},
-            "signup_date": "Dt_Customer",
-            "attributes": {"demographic": ["Income", "Education"]},
+    cfg = write_config(
+        tmp_path,
+        {
+            "name": "cp",
+            "customers": {
+                "path": str(PERSONALITY),
+                "read": {"date_format": "%d-%m-%Y"},
+                "columns": {"customer_id": "ID"},
+                "signup_date": "Dt_Customer",
+                "attributes": {"demographic": ["Income", "Education"]},
+            },
         },
-    })
+    )
     frame = load_customers(load_config(cfg)).frame
     assert frame.shape[0] == 2240
     assert frame["Dt_Customer"].min() == pd.Timestamp("2012-07-30")

@@ -39,7 +39,20 @@ def features() -> pd.DataFrame:
     return frame
 
 
-@parametrize_with_checks([Preprocessor()])
+# The array-API check only runs with SCIPY_ARRAY_API=1 set before scipy is imported
+# (it skips otherwise); the Preprocessor is pandas-first and makes no array-API
+# claim, so that one check is left out rather than reported as skipped.
+def _contract_checks():
+    marks = []
+    for param in parametrize_with_checks([Preprocessor()]).args[1]:
+        estimator, check = param
+        name = getattr(check, "func", check).__name__
+        if name != "check_array_api_input":
+            marks.append(pytest.param(estimator, check, id=name))
+    return marks
+
+
+@pytest.mark.parametrize(("estimator", "check"), _contract_checks())
 def test_preprocessor_meets_the_sklearn_estimator_contract(estimator, check):
     check(estimator)
 
@@ -124,7 +137,9 @@ def test_zero_inflated_columns_are_standardised_not_robust_scaled():
 
 def test_a_non_positive_clip_is_refused():
     frame = pd.DataFrame({"x": [1.0, 2, 3, 4]})
-    with pytest.raises(ConfigError, match=r"preprocess.clip is 0; use a positive number"):
+    with pytest.raises(
+        ConfigError, match=r"preprocess.clip is 0; use a positive number"
+    ):
         Preprocessor(clip=0).fit(frame)
 
 

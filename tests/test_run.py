@@ -22,7 +22,10 @@ def test_second_run_the_same_day_gets_a_numbered_folder(tmp_path):
 
 def test_concurrent_runs_never_share_a_folder(tmp_path):
     made: list = []
-    threads = [threading.Thread(target=lambda: made.append(new_run_dir(tmp_path))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: made.append(new_run_dir(tmp_path)))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -47,13 +50,17 @@ def test_frames_round_trip_through_artifacts(tiny_config, tmp_path):
 
 def test_missing_artifact_says_which_notebook_to_run(tiny_config, tmp_path):
     ctx = open_run(tiny_config, tmp_path / "run")
-    with pytest.raises(RunError, match=r"artifact 'features.parquet' not found .*run the notebook"):
+    with pytest.raises(
+        RunError, match=r"artifact 'features.parquet' not found .*run the notebook"
+    ):
         ctx.load_frame("features.parquet")
 
 
 def test_unknown_step_is_refused(tiny_config, tmp_path):
     ctx = open_run(tiny_config, tmp_path / "run")
-    with pytest.raises(RunError, match=r"unknown step 'feature'; the steps are data, features"):
+    with pytest.raises(
+        RunError, match=r"unknown step 'feature'; the steps are data, features"
+    ):
         ensure(ctx, "feature")
 
 
@@ -62,14 +69,26 @@ def test_data_step_writes_its_artifacts_once(tiny_config, tmp_path):
     record = ctx.run_step("data")
     assert record["summary"]["kept_rows"] == 5
     assert step_done(ctx, "data")
-    for name in ("transactions.parquet", "returns.parquet", "ledger.csv", "quality.csv",
-                 "sufficiency.csv", "data_summary.json", "pii.json", "duplicates.json"):
+    for name in (
+        "transactions.parquet",
+        "returns.parquet",
+        "ledger.csv",
+        "quality.csv",
+        "sufficiency.csv",
+        "data_summary.json",
+        "pii.json",
+        "duplicates.json",
+    ):
         assert ctx.has(name), name
     stamp = ctx.artifact("ledger.csv").stat().st_mtime_ns
     ensure(ctx, "data")  # already done: nothing is rewritten
     assert ctx.artifact("ledger.csv").stat().st_mtime_ns == stamp
     summary = ctx.load_json("data_summary.json")
-    assert (summary["raw_rows"], summary["invoices"], summary["customers"]) == (10, 8, 3)
+    assert (summary["raw_rows"], summary["invoices"], summary["customers"]) == (
+        10,
+        8,
+        3,
+    )
     assert summary["as_of"] == "2021-04-02"
     assert len(summary["sha256"]) == 64
 

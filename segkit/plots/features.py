@@ -191,7 +191,7 @@ def treatment_table(plan: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame({"note": ["No preprocessing plan: run the features step."]})
     columns = ["column", "kind", "action", "treatment", "reason", "correlated_with"]
     _need(plan, columns, "the preprocessing plan", "pass preprocess_plan.csv")
-    table = plan[columns].fillna("").set_index("column")
+    table = plan[columns].astype("object").fillna("").set_index("column")
     table.index.name = "feature"
     return table
 

@@ -33,7 +33,9 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _transactions(ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]) -> None:
+def _transactions(
+    ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]
+) -> None:
     config = ctx.config
     section = config["transactions"]
     read = load_transactions(config)
@@ -52,7 +54,9 @@ def _transactions(ctx: RunContext, summary: dict[str, Any], pii: dict[str, str])
     result = clean_transactions(frame, rules=config["cleaning"], as_of=as_of)
     # Personal-data columns never reach the artifacts (the id role is kept: it is the key).
     personal = {role for role, col in section["columns"].items() if col in found}
-    keep = [c for c in result.transactions.columns if c not in personal - {"customer_id"}]
+    keep = [
+        c for c in result.transactions.columns if c not in personal - {"customer_id"}
+    ]
     ctx.save_frame("transactions.parquet", result.transactions[keep])
     ctx.save_frame("returns.parquet", result.returns[keep])
     ctx.save_frame("ledger.csv", result.ledger)
@@ -66,11 +70,15 @@ def _transactions(ctx: RunContext, summary: dict[str, Any], pii: dict[str, str])
             "raw_columns": list(raw.columns),
             "invoices": int(frame["order_id"].nunique()),
             "customers": int(frame["customer_id"].nunique()),
-            "countries": int(frame["country"].nunique()) if "country" in frame else None,
+            "countries": int(frame["country"].nunique())
+            if "country" in frame
+            else None,
             "first_date": frame["timestamp"].min().date().isoformat(),
             "last_date": frame["timestamp"].max().date().isoformat(),
             "as_of": result.as_of.isoformat(),
-            "as_of_source": "config" if config["as_of"] else "day after the last transaction",
+            "as_of_source": "config"
+            if config["as_of"]
+            else "day after the last transaction",
             "rows_missing_customer": int(frame["customer_id"].isna().sum()),
             "kept_rows": len(clean),
             "kept_customers": int(clean["customer_id"].nunique()),
@@ -82,11 +90,15 @@ def _transactions(ctx: RunContext, summary: dict[str, Any], pii: dict[str, str])
     ctx.save_json("read_notes.json", {"transactions": read.notes})
 
 
-def _customers(ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]) -> pd.DataFrame:
+def _customers(
+    ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]
+) -> pd.DataFrame:
     config = ctx.config
     section = config["customers"]
     read = load_customers(config)
-    found = quality.detect_pii(read.raw, declared=list(config["quality"]["pii_columns"]))
+    found = quality.detect_pii(
+        read.raw, declared=list(config["quality"]["pii_columns"])
+    )
     pii.update({f"customers.{col}": kind for col, kind in found.items()})
     profile = quality.quality_profile(
         read.raw,
