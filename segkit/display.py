@@ -14,11 +14,13 @@ cell only has to call a function to show its result.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["Note", "ReportFigure", "Table"]
+__all__ = ["Note", "ReportFigure", "Table", "empty_figure", "segment_name"]
 
 
 class ReportFigure(Figure):
@@ -52,3 +54,23 @@ class Note(str):
 
     def _repr_markdown_(self) -> str:
         return str(self)
+
+
+def empty_figure(title: str, message: str) -> ReportFigure:
+    """A small titled figure that says, in words, why there is nothing to plot."""
+    fig = ReportFigure(figsize=(7, 1.6))
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.set_title(title)
+    return fig
+
+
+def segment_name(names: Mapping[int, str] | None, segment: Any) -> str:
+    """Display name of a segment id: its name, "Segment <id>", or "Unassigned" (-1)."""
+    try:
+        segment = int(segment)
+    except (TypeError, ValueError):
+        return str(segment)
+    default = "Unassigned" if segment == -1 else f"Segment {segment}"
+    return (names or {}).get(segment, default)

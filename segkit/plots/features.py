@@ -21,6 +21,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from segkit.display import empty_figure as _empty_figure
 from segkit.exceptions import SchemaError
 from segkit.features import FEATURE_DEFINITIONS
 from segkit.plots.explore import ReportFigure
@@ -75,15 +76,6 @@ def features_artifacts(ctx: RunContext) -> dict[str, Any]:
     }
     out["config"] = ctx.config
     return out
-
-
-def _empty_figure(title: str, message: str) -> Figure:
-    fig = ReportFigure(figsize=(7, 1.6))
-    ax = fig.subplots()
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_title(title)
-    return fig
 
 
 def _need(frame: pd.DataFrame, columns: list[str], what: str, fix: str) -> None:

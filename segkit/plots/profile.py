@@ -18,6 +18,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from segkit.display import Note, ReportFigure, Table
+from segkit.display import empty_figure as _empty
+from segkit.display import segment_name as _name
 from segkit.privacy import pseudonym_salt, pseudonymise
 
 if TYPE_CHECKING:
@@ -79,24 +81,6 @@ def profile_artifacts(ctx: RunContext) -> dict[str, Any]:
     }
     out["config"] = ctx.config
     return out
-
-
-def _name(names: Mapping[int, str] | None, segment: Any) -> str:
-    try:
-        segment = int(segment)
-    except (TypeError, ValueError):
-        return str(segment)
-    default = "Unassigned" if segment == -1 else f"Segment {segment}"
-    return (names or {}).get(segment, default)
-
-
-def _empty(title: str, message: str) -> Figure:
-    fig = ReportFigure(figsize=(7, 1.6))
-    ax = fig.subplots()
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_title(title)
-    return fig
 
 
 def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from segkit.display import empty_figure as _empty
+from segkit.display import segment_name as _name
 from segkit.plots.explore import Note, ReportFigure, Table
 from segkit.stability import HENNIG_BANDS
 
@@ -90,24 +92,6 @@ def validate_artifacts(ctx: RunContext) -> dict[str, Any]:
     verdict = out["verdict"]
     out["names"] = dict(zip(verdict["segment"], verdict["name"], strict=True))
     return out
-
-
-def _name(names: Mapping[int, str] | None, segment: Any) -> str:
-    try:
-        segment = int(segment)
-    except (TypeError, ValueError):
-        return str(segment)
-    default = "Unassigned" if segment == -1 else f"Segment {segment}"
-    return (names or {}).get(segment, default)
-
-
-def _empty(title: str, message: str) -> Figure:
-    fig = ReportFigure(figsize=(7, 1.6))
-    ax = fig.subplots()
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_title(title)
-    return fig
 
 
 def sample_sizes_table(validation: Mapping[str, Any]) -> pd.DataFrame:

@@ -10,7 +10,6 @@ columns are dropped from the artifact), ``pii.json``, ``sufficiency.csv``,
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,15 @@ import pandas as pd
 from segkit import quality
 from segkit.clean import clean_transactions, default_as_of
 from segkit.io import load_customers, load_transactions
+from segkit.manifest import file_record
 from segkit.run import RunContext
 
-__all__ = ["run", "file_sha256"]
+__all__ = ["run"]
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (the same digest the manifest records)."""
+    return str(file_record(path)["sha256"])
 
 
 def _transactions(
