@@ -208,23 +208,45 @@ def make_b2c_transactions(
     return frame, truth
 
 
-#: B2B account segments: share, firmographic profile and purchase behaviour.
+#: B2B account segments, each distinct in behaviour and firmographics. Keys: share
+#: of accounts; ``sizes``, ``industries``, ``regions`` and ``channels`` (portal,
+#: sales rep, EDI): probabilities over the bands of :data:`_SIZES` etc.; ``rev``:
+#: log-normal (mu, sigma) of annual revenue; ``contracted``: share of accounts with
+#: a service contract, worth a uniform ``contract`` share of revenue; ``signup``:
+#: range of signup years; ``orders``: mean orders in the two years; ordering window:
+#: starts at a uniform fraction of the period in [0, ``late``], ends at a uniform
+#: fraction in ``end``; ``shape``: order times are ``u ** shape`` across the window
+#: (< 1 rising, 1 flat, > 1 falling); ``lines`` and ``qty``: mean lines per order
+#: and units per line; ``price``: multiplier of list prices (discounts < 1);
+#: ``breadth``: share of the catalogue an account buys from.
 B2B_SEGMENTS: dict[str, dict[str, object]] = {
     "strategic": dict(
-        share=0.10, sizes=[0, 0, 0.1, 0.4, 0.5], rev=(18.0, 0.6), contract=0.08,
-        orders=24, end=1.0, lines=6, qty=30, industries=[0.1, 0.4, 0.2, 0.2, 0.1],
+        share=0.10, sizes=[0, 0, 0.05, 0.35, 0.6], rev=(17.8, 0.5),
+        contracted=1.0, contract=(0.02, 0.06), signup=(2015, 2020),
+        industries=[0.15, 0.4, 0.15, 0.2, 0.1], regions=[0.3, 0.15, 0.15, 0.1, 0.3],
+        orders=30, late=0.0, end=(1.0, 1.0), shape=1.0, lines=7, qty=20, price=0.85,
+        breadth=0.9, channels=[0.1, 0.4, 0.5],
     ),
     "growth": dict(
-        share=0.25, sizes=[0, 0.2, 0.5, 0.3, 0], rev=(16.0, 0.6), contract=0.04,
-        orders=12, end=1.0, lines=4, qty=12, industries=[0.4, 0.1, 0.1, 0.2, 0.2],
+        share=0.25, sizes=[0, 0.2, 0.6, 0.2, 0], rev=(16.0, 0.5),
+        contracted=0.4, contract=(0.005, 0.015), signup=(2021, 2023),
+        industries=[0.45, 0.1, 0.1, 0.25, 0.1], regions=[0.15, 0.2, 0.35, 0.15, 0.15],
+        orders=14, late=0.4, end=(1.0, 1.0), shape=0.35, lines=4, qty=8, price=0.95,
+        breadth=0.45, channels=[0.4, 0.5, 0.1],
     ),
     "transactional": dict(
-        share=0.40, sizes=[0.5, 0.4, 0.1, 0, 0], rev=(14.0, 0.6), contract=0.0,
-        orders=8, end=1.0, lines=2, qty=4, industries=[0.2, 0.2, 0.3, 0.1, 0.2],
+        share=0.40, sizes=[0.55, 0.4, 0.05, 0, 0], rev=(14.0, 0.6),
+        contracted=0.0, contract=(0.0, 0.0), signup=(2018, 2023),
+        industries=[0.1, 0.15, 0.45, 0.1, 0.2], regions=[0.2, 0.25, 0.15, 0.25, 0.15],
+        orders=45, late=0.0, end=(1.0, 1.0), shape=1.0, lines=1.3, qty=3, price=1.1,
+        breadth=0.08, channels=[0.8, 0.05, 0.15],
     ),
     "dormant": dict(
-        share=0.25, sizes=[0.3, 0.4, 0.2, 0.1, 0], rev=(14.5, 0.8), contract=0.0,
-        orders=5, end=0.4, lines=3, qty=6, industries=[0.2, 0.2, 0.2, 0.2, 0.2],
+        share=0.25, sizes=[0.15, 0.35, 0.35, 0.15, 0], rev=(15.0, 0.7),
+        contracted=0.0, contract=(0.0, 0.0), signup=(2016, 2021),
+        industries=[0.15, 0.3, 0.2, 0.1, 0.25], regions=[0.15, 0.3, 0.15, 0.25, 0.15],
+        orders=4, late=0.0, end=(0.25, 0.4), shape=1.8, lines=3, qty=5, price=1.0,
+        breadth=0.3, channels=[0.5, 0.3, 0.2],
     ),
 }  # fmt: skip
 
@@ -237,15 +259,49 @@ _CATEGORIES = np.array(["Hardware", "Consumables", "Services", "Licences"])
 _CHANNELS = np.array(["portal", "sales rep", "EDI"])
 
 
+def _b2b_lines(
+    rng: np.random.Generator,
+    *,
+    owner: np.ndarray,
+    per: pd.DataFrame,
+    first_product: np.ndarray,
+    list_prices: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Expand B2B orders into lines drawn from each account's part of the catalogue."""
+    lines_mean = per["lines"].to_numpy(dtype=float)[owner]
+    n_lines = rng.poisson(np.maximum(lines_mean - 1, 0)) + 1
+    order_idx = np.repeat(np.arange(len(owner)), n_lines)
+    account = owner[order_idx]
+    width = np.maximum(
+        np.round(per["breadth"].to_numpy(dtype=float) * len(list_prices)), 1
+    )[account]
+    offset = np.floor(rng.random(len(order_idx)) * width).astype(np.int64)
+    product = (first_product[account] + offset) % len(list_prices)
+    qty_mean = per["qty"].to_numpy(dtype=float)[account]
+    quantity = rng.poisson(np.maximum(qty_mean - 1, 0)) + 1
+    noise = rng.lognormal(0.0, 0.1, size=len(order_idx))
+    level = per["price"].to_numpy(dtype=float)[account]
+    unit_price = np.maximum(np.round(list_prices[product] * level * noise, 2), 0.01)
+    return {
+        "order_idx": order_idx,
+        "product": product,
+        "quantity": quantity.astype("float64"),
+        "unit_price": unit_price,
+    }
+
+
 def make_b2b_accounts(
     n_accounts: int = 1500, *, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """SYNTHETIC B2B accounts (firmographics) and invoice lines with planted segments.
 
-    Segments (:data:`B2B_SEGMENTS`): ``strategic`` (large companies, service
-    contracts, frequent large orders), ``growth`` (mid-market, regular orders),
-    ``transactional`` (small companies, small orders, no contract) and ``dormant``
-    (stopped ordering after the first 40 % of the two-year period). About 2 % of the
+    Segments (:data:`B2B_SEGMENTS`): ``strategic`` (10 %: large companies with
+    service contracts, negotiated prices, frequent large orders across most of the
+    catalogue), ``growth`` (25 %: mid-sized, recently signed accounts whose orders
+    ramp up over the period, some with small contracts), ``transactional`` (40 %:
+    small companies ordering a few products almost fortnightly in small baskets via
+    the portal, no contract) and ``dormant`` (25 %: mixed sizes, few orders, falling
+    off and stopping within the first 25-40 % of the two-year period). About 2 % of the
     lines are credit notes (invoice ids starting with ``C``, negative quantity), as
     in a raw ERP export; the cleaning step sets them aside as returns.
 
@@ -278,24 +334,34 @@ def make_b2b_accounts(
     ids = np.array([f"A{i:05d}" for i in range(1, n_accounts + 1)])
     size = np.empty(n_accounts, dtype=object)
     industry = np.empty(n_accounts, dtype=object)
+    region = np.empty(n_accounts, dtype=object)
+    channel = np.empty(n_accounts, dtype=object)
     revenue = np.empty(n_accounts)
     contract = np.empty(n_accounts)
+    signup_year = np.empty(n_accounts, dtype=np.int64)
     for k, name in enumerate(names):
         spec = B2B_SEGMENTS[name]
         rows = np.flatnonzero(seg == k)
-        size[rows] = rng.choice(_SIZES, p=spec["sizes"], size=len(rows))
-        industry[rows] = rng.choice(_INDUSTRIES, p=spec["industries"], size=len(rows))
+        n = len(rows)
+        size[rows] = rng.choice(_SIZES, p=spec["sizes"], size=n)
+        industry[rows] = rng.choice(_INDUSTRIES, p=spec["industries"], size=n)
+        region[rows] = rng.choice(_REGIONS, p=spec["regions"], size=n)
+        channel[rows] = rng.choice(_CHANNELS, p=spec["channels"], size=n)
         mu, sigma = spec["rev"]
-        revenue[rows] = np.round(rng.lognormal(mu, sigma, size=len(rows)), -3)
-        contract[rows] = np.round(
-            revenue[rows] * spec["contract"] * rng.random(len(rows))
+        revenue[rows] = np.round(rng.lognormal(mu, sigma, size=n), -3)
+        low, high = spec["contract"]
+        signed = rng.random(n) < spec["contracted"]
+        contract[rows] = signed * np.round(
+            revenue[rows] * rng.uniform(low, high, size=n), -2
         )
+        first, last = spec["signup"]
+        signup_year[rows] = rng.integers(first, last + 1, size=n)
     industry[rng.random(n_accounts) < 0.03] = None
     revenue[rng.random(n_accounts) < 0.05] = np.nan
     period_start, period_days = pd.Timestamp("2023-01-01"), 731
-    signup = pd.Timestamp("2018-01-01") + pd.to_timedelta(
-        rng.integers(0, 365 * 5, size=n_accounts), unit="D"
-    )
+    signup = pd.to_datetime(
+        pd.Series(signup_year).astype(str) + "-01-01"
+    ) + pd.to_timedelta(rng.integers(0, 365, size=n_accounts), unit="D")
     accounts = pd.DataFrame(
         {
             "account_id": pd.array(ids, dtype="str"),
@@ -303,25 +369,30 @@ def make_b2b_accounts(
             "company_size": pd.array(size, dtype="str"),
             "annual_revenue": revenue,
             "contract_value": contract,
-            "region": pd.array(rng.choice(_REGIONS, size=n_accounts), dtype="str"),
+            "region": pd.array(region, dtype="str"),
             "signup_date": np.asarray(signup, dtype="datetime64[ns]"),
         }
     )
     spec = pd.DataFrame([B2B_SEGMENTS[s] for s in names])
     per = spec.iloc[seg].reset_index(drop=True)
+    # ordering window per account: growth accounts start late, dormant ones stop early
+    lo = per["late"].to_numpy(dtype=float) * rng.random(n_accounts)
+    end = np.array(per["end"].tolist(), dtype=float)
+    hi = rng.uniform(end[:, 0], end[:, 1])
     n_orders = rng.poisson(per["orders"].to_numpy(dtype=float)) + 1
     owner = np.repeat(np.arange(n_accounts), n_orders)
-    end = per["end"].to_numpy(dtype=float)[owner]
-    days = np.floor(end * period_days * rng.random(len(owner)))
+    # u ** shape: shape < 1 piles orders up late (rising), > 1 early (falling)
+    share = rng.random(len(owner)) ** per["shape"].to_numpy(dtype=float)[owner]
+    frac = lo[owner] + (hi - lo)[owner] * share
+    days = np.minimum(np.floor(frac * period_days), period_days - 1)
     hours = rng.integers(8, 18, size=len(owner))
     when = period_start + pd.to_timedelta(days, unit="D") + pd.to_timedelta(hours, "h")
     list_prices = np.round(rng.lognormal(3.5, 1.0, size=120), 2)
-    lines = _order_lines(
+    lines = _b2b_lines(
         rng,
         owner=owner,
-        lines_mean=per["lines"].to_numpy(dtype=float)[owner],
-        qty_mean=per["qty"].to_numpy(dtype=float)[owner],
-        price_level=np.ones(len(owner)),
+        per=per,
+        first_product=rng.integers(0, len(list_prices), size=n_accounts),
         list_prices=list_prices,
     )
     oi = lines["order_idx"]
@@ -334,7 +405,6 @@ def make_b2b_accounts(
     credit = rng.random(len(oi)) < 0.02
     invoice[credit] = np.char.add("C", invoice[credit].astype(str))
     quantity[credit] = -np.ceil(quantity[credit] / 2)
-    channel = rng.choice(_CHANNELS, p=[0.5, 0.3, 0.2], size=n_accounts)
     transactions = pd.DataFrame(
         {
             "invoice_id": pd.array(invoice, dtype="str"),

@@ -116,8 +116,11 @@ def test_b2b_accounts_carry_firmographics_and_planted_segments(b2b):
     seg = truth.reindex(accounts["account_id"]).to_numpy()
     contract = accounts.groupby(seg)["contract_value"].mean()
     assert contract["strategic"] > contract["growth"] > contract["transactional"] == 0
+    assert contract["dormant"] == 0
     big = accounts["company_size"].isin(["201-1000", "1000+"]).groupby(seg).mean()
     assert big["strategic"] > 0.8 and big["transactional"] == 0
+    signup = accounts.groupby(seg)["signup_date"].median()
+    assert signup.idxmax() == "growth"  # growth accounts are the newest
 
 
 def test_b2b_transactions_are_raw_style_with_credit_notes_and_dormant_accounts(b2b):
@@ -130,6 +133,30 @@ def test_b2b_transactions_are_raw_style_with_credit_notes_and_dormant_accounts(b
     last = tx.groupby("account_id")["invoice_date"].max()
     dormant = last[truth[truth == "dormant"].index]
     assert dormant.max() < pd.Timestamp("2023-01-01") + pd.Timedelta(days=0.4 * 731 + 1)
+
+
+def test_b2b_segments_have_distinct_order_patterns(b2b):
+    _, tx, truth = b2b
+    lines = tx[~tx["invoice_id"].str.startswith("C")].assign(
+        value=lambda d: d["quantity"] * d["unit_price"]
+    )
+    mid = pd.Timestamp("2023-01-01") + pd.Timedelta(days=365)
+    per = lines.groupby("account_id").agg(
+        orders=("invoice_id", "nunique"),
+        value=("value", "sum"),
+        skus=("sku", "nunique"),
+        late=("invoice_date", lambda d: (d >= mid).mean()),
+    )
+    per["basket"] = per["value"] / per["orders"]
+    by = per.groupby(truth.reindex(per.index)).median()
+    # transactional: most orders, smallest baskets, narrowest range of products
+    assert by["orders"].idxmax() == "transactional"
+    assert by["basket"].idxmin() == "transactional"
+    assert by["skus"].idxmin() == "transactional"
+    # strategic: biggest baskets and widest range; growth: orders pile up late
+    assert by["basket"].idxmax() == "strategic" and by["skus"].idxmax() == "strategic"
+    assert by.loc["growth", "late"] > 0.7 > by.loc["strategic", "late"] > 0.3
+    assert by["orders"].idxmin() == "dormant" and by.loc["dormant", "late"] == 0
 
 
 def test_planted_blobs_are_recovered_by_kmeans():
