@@ -317,6 +317,13 @@ def test_pipeline_validates_the_small_online_retail_fixture(tmp_path):
     verdict = ctx.load_frame("verdict.csv")
     assert verdict["recommendation"].str.match(r"keep|watch|merge with ").all()
     assert payload["verdict"]["text"]
+    # Validation already calls segments by the names the profile step gives them.
+    ctx.run_step("profile")
+    profiles = ctx.load_frame("profiles.csv").set_index("segment")["name"]
+    assert not verdict["name"].str.startswith("Segment ").any()
+    assert dict(zip(verdict["segment"], verdict["name"], strict=True)) == {
+        int(s): n for s, n in profiles.items()
+    }
 
 
 def test_horizon_longer_than_the_history_stops_before_resampling(tmp_path, blobs):

@@ -41,7 +41,13 @@ from segkit.exceptions import DataError, SegkitError
 from segkit.run import RunContext
 from segkit.score import assignments_frame
 
-__all__ = ["run", "SEGMENT_KEYS", "SEGMENTS_FORMAT", "within_run_labels"]
+__all__ = [
+    "run",
+    "segment_names",
+    "SEGMENT_KEYS",
+    "SEGMENTS_FORMAT",
+    "within_run_labels",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -255,16 +261,9 @@ def _top(frame: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
     ]
 
 
-def run(ctx: RunContext) -> dict[str, Any]:
-    """Profile, name, explain and export the segments of a run; compare with before."""
-    from segkit.model import SegmentationModel
-
+def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict:
+    """Profiles, automatic names and the final names (names file applied)."""
     settings = ctx.config["profiles"]
-    features = _drop_pii(_indexed(ctx.load_frame("features.parquet")), ctx)
-    labels = _indexed(ctx.load_frame("labels.parquet"))["segment"].astype("int64")
-    model = SegmentationModel.load(ctx.artifact("model.joblib"))
-    as_of = _as_of(ctx, model)
-
     profiles = profile.segment_profiles(
         features, labels, key_features=settings["key_features"]
     )
@@ -284,6 +283,43 @@ def run(ctx: RunContext) -> dict[str, Any]:
         max_distance=float(settings["match_max_distance"]),
         config_name=ctx.config["name"],
     )
+    return {
+        "profiles": profiles,
+        "indices": indices,
+        "auto": auto,
+        "centroids": centroids,
+        "names": names,
+        "matches": matches,
+        "path": path,
+        "document": document,
+    }
+
+
+def segment_names(ctx: RunContext) -> dict[int, str]:
+    """The names the profile step will give this run's segments.
+
+    Earlier notebooks (validation) use it so that every report calls a segment by
+    the same name: the automatic name, or the analyst's from the names file.
+    """
+    features = _drop_pii(_indexed(ctx.load_frame("features.parquet")), ctx)
+    labels = _indexed(ctx.load_frame("labels.parquet"))["segment"].astype("int64")
+    return _resolve(ctx, features, labels)["names"]
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    """Profile, name, explain and export the segments of a run; compare with before."""
+    from segkit.model import SegmentationModel
+
+    settings = ctx.config["profiles"]
+    features = _drop_pii(_indexed(ctx.load_frame("features.parquet")), ctx)
+    labels = _indexed(ctx.load_frame("labels.parquet"))["segment"].astype("int64")
+    model = SegmentationModel.load(ctx.artifact("model.joblib"))
+    as_of = _as_of(ctx, model)
+
+    named = _resolve(ctx, features, labels)
+    profiles, indices, auto = named["profiles"], named["indices"], named["auto"]
+    centroids, names, matches = named["centroids"], named["names"], named["matches"]
+    path, document = named["path"], named["document"]
     profiles["name"] = [
         names.get(int(s), profile.segment_label(s)) for s in profiles["segment"]
     ]

@@ -25,6 +25,7 @@ import pandas as pd
 
 from segkit.model import SegmentationModel
 from segkit.run import RunContext
+from segkit.steps.profile import segment_names
 from segkit.validate import validate_segmentation
 
 __all__ = ["run", "records"]
@@ -63,6 +64,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     """Validate the run's chosen segmentation and write the validation artifacts."""
     start = time.perf_counter()
     model = SegmentationModel.load(ctx.artifact("model.joblib"))
+    # Call segments by the names notebook 05 will give them (not "Segment 2").
+    model.names = segment_names(ctx)
     features = ctx.load_frame("features.parquet")
     labels = ctx.load_frame("labels.parquet")["segment"].astype(int)
     transactions = returns = None
