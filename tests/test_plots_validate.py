@@ -92,7 +92,9 @@ def test_tables_show_segments_and_never_customer_ids(art):
         text = table.to_string()
         assert "cust0" not in text
     verdict = pv.verdict_table(art["verdict"])
-    assert list(verdict.index) == ["Segment 0", "Segment 1", "Segment 2"]
+    # Rows are the segments' names (the profile step's names), one row each.
+    assert list(verdict.index) == list(art["verdict"]["name"])
+    assert verdict.index.is_unique and len(verdict) == 3
     assert set(verdict["recommendation"]) == {"keep"}
     sizes = pv.sample_sizes_table(art["json"])
     assert sizes.loc["bootstrap refits", "number"] == "3"
