@@ -1,6 +1,8 @@
 # segkit front door. `make report` and `make test` set up .venv on first use.
 SHELL := /bin/bash
-PYTHON ?= python3
+# A Python >= 3.12 (pymc-marketing >= 1.3 needs it): $(PYTHON) if set, else found
+# on PATH or under pyenv by .ci/find-python, which says what it tried when none is.
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -19,7 +21,11 @@ help:
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "$(VENV) was made with $$($(PY) --version); rebuilding it with Python >= 3.12"; rm -rf $(VENV); fi
+	@if [ ! -x $(PY) ]; then \
+	  found=$$(PYTHON="$(PYTHON)" bash .ci/find-python) || exit 1; \
+	  echo "creating $(VENV) with $$found"; "$$found" -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "segkit (.venv)" >/dev/null

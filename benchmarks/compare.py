@@ -61,10 +61,14 @@ def _peak_mb() -> float:
 
 
 def _optimized(n: int, grid: str, umap: bool) -> dict:
-    from segkit.compare import compare_candidates, model_params, parse_candidate
+    from segkit.clustering.compare import (
+        compare_candidates,
+        model_params,
+        parse_candidate,
+    )
+    from segkit.clustering.model import SegmentationModel
+    from segkit.clustering.recommend import recommend
     from segkit.datasets import make_customer_features
-    from segkit.model import SegmentationModel
-    from segkit.recommend import recommend
 
     features, _ = make_customer_features(n, n_segments=5, seed=0, n_features=8)
     clustering = _clustering(grid, umap)
@@ -101,8 +105,8 @@ def _naive(n: int, grid: str, umap: bool) -> dict:
     from sklearn.metrics import silhouette_score
     from sklearn.mixture import GaussianMixture
 
+    from segkit.clustering.reduce import make_reducer
     from segkit.datasets import make_customer_features
-    from segkit.reduce import make_reducer
 
     features, _ = make_customer_features(n, n_segments=5, seed=0, n_features=8)
     clustering = _clustering(grid, umap)

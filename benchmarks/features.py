@@ -82,7 +82,7 @@ def make_data(rows: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 def pandas_features(tx_path: Path, ret_path: Path, as_of: dt.date):
-    """The same features as segkit.features, written directly in pandas."""
+    """The same features as segkit.features.behaviour, written directly in pandas."""
     import pandas as pd
 
     cutoff = pd.Timestamp(as_of)
@@ -176,7 +176,7 @@ def _measure(kind: str, rows: int, out: Path) -> None:
     if kind == "engine":
         import ibis
 
-        from segkit.features import compute_features
+        from segkit.features.behaviour import compute_features
 
         ibis.duckdb.connect().disconnect()  # loads the DuckDB backend module
         start = time.perf_counter()

@@ -1,154 +1,111 @@
 """segkit: a customer-segmentation research workbench.
 
-The package behind the numbered notebooks. Each module has one job (see
-``docs/architecture.md``); the names below are the public API. Importing segkit
-does no I/O and configures no logging.
+The package behind the numbered notebooks. One subpackage per stage of the data
+walk (see ``docs/architecture.md``)::
+
+    config -> data -> features -> clustering -> validation -> profiles -> runner
+
+Importing segkit is cheap and does nothing: the names below are resolved on first
+use (PEP 562), so ``segkit --help`` does not pay for pandas, scikit-learn or Ibis.
 """
 
-from segkit import (
-    attributes,
-    clean,
-    compare,
-    config,
-    datasets,
-    distinct,
-    evolution,
-    exceptions,
-    features,
-    io,
-    metrics,
-    model,
-    naming,
-    outcomes,
-    pipeline,
-    preprocess,
-    privacy,
-    profile,
-    quality,
-    recommend,
-    reduce,
-    rfm,
-    rules,
-    run,
-    score,
-    stability,
-    validate,
-)
-from segkit.attributes import attribute_features
-from segkit.clean import CleanResult, clean_transactions
-from segkit.compare import compare_candidates
-from segkit.config import load_config
-from segkit.datasets import (
-    make_b2b_accounts,
-    make_b2c_transactions,
-    make_customer_features,
-)
-from segkit.distinct import kruskal_table, pairwise_distinctness, segment_effects
-from segkit.evolution import compare_assignments, migration_matrix
-from segkit.exceptions import (
-    ConfigError,
-    DataError,
-    InputFileError,
-    ModelError,
-    NotFittedError,
-    RunError,
-    SchemaError,
-    SegkitError,
-)
-from segkit.features import FEATURE_DEFINITIONS, behaviour_expr, compute_features
-from segkit.io import load_customers, load_transactions, read_table
-from segkit.model import SegmentationModel
-from segkit.naming import auto_names, resolve_names
-from segkit.outcomes import outcome_rates, outcome_validity
-from segkit.preprocess import Preprocessor
-from segkit.privacy import pseudonymise
-from segkit.profile import persona_cards, segment_indices, segment_profiles
-from segkit.quality import detect_pii, quality_profile, sufficiency
-from segkit.rfm import rfm_summary, rfm_table
-from segkit.rules import surrogate_rules
-from segkit.run import RunContext, open_run
-from segkit.score import score_file
-from segkit.stability import bootstrap_stability, prediction_strength
-from segkit.validate import validate_segmentation
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "FEATURE_DEFINITIONS",
-    "CleanResult",
-    "ConfigError",
-    "DataError",
-    "InputFileError",
-    "ModelError",
-    "NotFittedError",
-    "Preprocessor",
-    "RunContext",
-    "RunError",
-    "SchemaError",
-    "SegkitError",
-    "SegmentationModel",
-    "__version__",
-    "attribute_features",
-    "attributes",
-    "auto_names",
-    "behaviour_expr",
-    "bootstrap_stability",
-    "clean",
-    "clean_transactions",
-    "compare",
-    "compare_assignments",
-    "compare_candidates",
-    "compute_features",
+__version__ = "0.2.0"
+
+#: Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "ConfigError": "segkit.exceptions",
+    "DataError": "segkit.exceptions",
+    "InputFileError": "segkit.exceptions",
+    "ModelError": "segkit.exceptions",
+    "NotFittedError": "segkit.exceptions",
+    "RunError": "segkit.exceptions",
+    "SchemaError": "segkit.exceptions",
+    "SegkitError": "segkit.exceptions",
+    "Config": "segkit.config",
+    "load_config": "segkit.config",
+    "RunContext": "segkit.context",
+    "open_run": "segkit.context",
+    "load_customers": "segkit.data.io",
+    "load_transactions": "segkit.data.io",
+    "read_table": "segkit.data.io",
+    "CleanResult": "segkit.data.clean",
+    "clean_transactions": "segkit.data.clean",
+    "detect_pii": "segkit.data.quality",
+    "quality_profile": "segkit.data.quality",
+    "sufficiency": "segkit.data.quality",
+    "FEATURE_DEFINITIONS": "segkit.features.behaviour",
+    "behaviour_expr": "segkit.features.behaviour",
+    "compute_features": "segkit.features.behaviour",
+    "attribute_features": "segkit.features.attributes",
+    "Preprocessor": "segkit.features.preprocess",
+    "rfm_summary": "segkit.features.rfm",
+    "rfm_table": "segkit.features.rfm",
+    "SegmentationModel": "segkit.clustering.model",
+    "compare_candidates": "segkit.clustering.compare",
+    "bootstrap_stability": "segkit.validation.stability",
+    "prediction_strength": "segkit.validation.stability",
+    "kruskal_table": "segkit.validation.distinct",
+    "pairwise_distinctness": "segkit.validation.distinct",
+    "segment_effects": "segkit.validation.distinct",
+    "outcome_rates": "segkit.validation.outcomes",
+    "outcome_validity": "segkit.validation.outcomes",
+    "validate_segmentation": "segkit.validation.verdict",
+    "persona_cards": "segkit.profiles.profile",
+    "segment_indices": "segkit.profiles.profile",
+    "segment_profiles": "segkit.profiles.profile",
+    "auto_names": "segkit.profiles.naming",
+    "resolve_names": "segkit.profiles.naming",
+    "surrogate_rules": "segkit.profiles.rules",
+    "compare_assignments": "segkit.profiles.evolution",
+    "migration_matrix": "segkit.profiles.evolution",
+    "score_file": "segkit.scoring",
+    "pseudonymise": "segkit.privacy",
+    "make_b2b_accounts": "segkit.datasets",
+    "make_b2c_transactions": "segkit.datasets",
+    "make_customer_features": "segkit.datasets",
+}
+
+#: Subpackages and modules reachable as attributes (``segkit.clustering``...).
+_MODULES = (
+    "clustering",
     "config",
+    "context",
+    "data",
     "datasets",
-    "detect_pii",
-    "distinct",
-    "evolution",
+    "display",
     "exceptions",
     "features",
-    "io",
-    "kruskal_table",
-    "load_config",
-    "load_customers",
-    "load_transactions",
-    "metrics",
-    "model",
-    "make_b2b_accounts",
-    "make_b2c_transactions",
-    "make_customer_features",
-    "migration_matrix",
-    "naming",
-    "open_run",
-    "outcome_rates",
-    "outcome_validity",
-    "outcomes",
-    "pairwise_distinctness",
-    "persona_cards",
     "pipeline",
-    "prediction_strength",
-    "preprocess",
     "privacy",
-    "profile",
-    "pseudonymise",
-    "quality",
-    "quality_profile",
-    "read_table",
-    "recommend",
-    "reduce",
-    "resolve_names",
-    "rfm",
-    "rfm_summary",
-    "rfm_table",
-    "rules",
-    "run",
-    "score",
-    "score_file",
-    "segment_effects",
-    "segment_indices",
-    "segment_profiles",
-    "stability",
-    "sufficiency",
-    "surrogate_rules",
-    "validate",
-    "validate_segmentation",
-]
+    "profiles",
+    "runner",
+    "scoring",
+    "validation",
+)
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"segkit.{name}")
+    else:
+        raise AttributeError(f"module 'segkit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for editors and type checkers only
+    from segkit.clustering.model import SegmentationModel  # noqa: F401
+    from segkit.context import RunContext, open_run  # noqa: F401

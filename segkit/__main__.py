@@ -1,6 +1,6 @@
 """``python -m segkit``: the same command line as ``segkit``."""
 
-from segkit.cli import main
+from segkit.runner.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,8 +6,8 @@
   text);
 * :class:`Note` -- a ``str`` that a notebook renders as Markdown.
 
-The report modules (:mod:`segkit.plots.explore` and the other ``segkit.plots``
-modules, :mod:`segkit.plots.explore_tables`) return these objects, so a notebook
+The report modules (:mod:`segkit.data.report` and the other ``segkit.plots``
+modules, :mod:`segkit.data.report_tables`) return these objects, so a notebook
 cell only has to call a function to show its result.
 """
 

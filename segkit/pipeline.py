@@ -1,7 +1,7 @@
 """The order of the analysis steps and the artifacts each one leaves in a run folder.
 
-Each step lives in ``segkit/steps/<name>.py`` as a function ``run(ctx)`` that reads
-the artifacts of earlier steps through the :class:`~segkit.run.RunContext` and writes
+Each step lives in its stage's ``step`` module (see :data:`STEP_MODULES`) as a function ``run(ctx)`` that reads
+the artifacts of earlier steps through the :class:`~segkit.context.RunContext` and writes
 its own. A step is done when its marker ``artifacts/steps/<name>.json`` exists; the
 marker holds the step's seconds and a short summary.
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from segkit.exceptions import RunError
 
 if TYPE_CHECKING:
-    from segkit.run import RunContext
+    from segkit.context import RunContext
 
 __all__ = ["STEPS", "ensure", "run_step", "step_done"]
 
@@ -38,6 +38,16 @@ logger = logging.getLogger(__name__)
 
 #: Steps in order; each depends on every step before it.
 STEPS = ("data", "features", "compare", "validate", "profile")
+
+#: Step -> the module holding its ``run(ctx)``, named as a string and imported only
+#: when the step runs, so this module (which RunContext uses) depends on no stage.
+STEP_MODULES = {
+    "data": "segkit.data.step",
+    "features": "segkit.features.step",
+    "compare": "segkit.clustering.step",
+    "validate": "segkit.validation.step",
+    "profile": "segkit.profiles.step",
+}
 
 
 def _marker(ctx: RunContext, step: str):
@@ -61,7 +71,7 @@ def run_step(ctx: RunContext, step: str) -> dict:
     _check(step)
     for earlier in STEPS[: STEPS.index(step)]:
         ensure(ctx, earlier)
-    module = importlib.import_module(f"segkit.steps.{step}")
+    module = importlib.import_module(STEP_MODULES[step])
     start = time.perf_counter()
     summary = module.run(ctx) or {}
     seconds = round(time.perf_counter() - start, 3)

@@ -1,4 +1,4 @@
-"""Tests of segkit.attributes.attribute_features: derived helpers, grouping, notes."""
+"""Tests of segkit.features.attributes.attribute_features: derived helpers, grouping, notes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from segkit.attributes import NOTE_COLUMNS, attribute_features
 from segkit.exceptions import ConfigError, SchemaError
+from segkit.features.attributes import NOTE_COLUMNS, attribute_features
 
 AS_OF = dt.date(2024, 1, 1)
 PERSONALITY = (

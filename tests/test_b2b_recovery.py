@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from segkit.run import open_run
+from segkit.context import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

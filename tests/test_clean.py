@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from segkit.clean import clean_transactions, default_as_of
 from segkit.config import DEFAULTS, load_config
+from segkit.data.clean import clean_transactions, default_as_of
+from segkit.data.io import load_transactions
 from segkit.exceptions import DataError
-from segkit.io import load_transactions
 from tests.conftest import ONLINE_RETAIL, ROOT
 
 
@@ -109,7 +109,9 @@ def test_a_single_customer_left_is_a_clear_error(tiny):
 
 def test_missing_canonical_columns_are_named(tiny):
     config, frame = tiny
-    with pytest.raises(DataError, match=r"\['amount'\].*segkit.io.load_transactions"):
+    with pytest.raises(
+        DataError, match=r"\['amount'\].*segkit.data.io.load_transactions"
+    ):
         clean_transactions(frame.drop(columns="amount"), rules=config["cleaning"])
 
 

@@ -10,16 +10,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import segkit.report
-from segkit.cli import main
+import segkit.runner.notebooks
 from segkit.exceptions import ModelError
+from segkit.runner.cli import main
 from tests.test_report import make_config, write_notebook
 
 
 @pytest.fixture
 def quiet_logging(monkeypatch):
     """main() configures logging for the process; keep pytest's own handlers."""
-    monkeypatch.setattr(segkit.report, "configure_logging", lambda verbose=False: None)
+    monkeypatch.setattr(
+        segkit.runner.notebooks, "configure_logging", lambda verbose=False: None
+    )
 
 
 def test_missing_config_exits_2_with_one_line_message(tmp_path, capsys, quiet_logging):
@@ -72,9 +74,9 @@ def test_options_reach_the_runner(tmp_path, monkeypatch, capsys, quiet_logging):
 
     def fake_run_report(config_path, overrides, **kwargs):
         calls.update(config_path=config_path, overrides=overrides, **kwargs)
-        return segkit.report.RunResult(run_dir=tmp_path / "run", status="ok")
+        return segkit.runner.notebooks.RunResult(run_dir=tmp_path / "run", status="ok")
 
-    monkeypatch.setattr(segkit.report, "run_report", fake_run_report)
+    monkeypatch.setattr(segkit.runner.notebooks, "run_report", fake_run_report)
     previous = tmp_path / "reports" / "2026-11-01"
     previous.mkdir(parents=True)
     code = main(
@@ -123,7 +125,7 @@ def test_score_calls_score_file_and_prints_the_output(tmp_path, monkeypatch, cap
         return pd.DataFrame({"segment": [0, 1, 1]})
 
     monkeypatch.setitem(
-        sys.modules, "segkit.score", types.SimpleNamespace(score_file=score_file)
+        sys.modules, "segkit.scoring", types.SimpleNamespace(score_file=score_file)
     )
     code = main(
         ["score", "--model", "m.joblib", "--input", "new.csv", "--out", "o.csv"]
@@ -143,7 +145,7 @@ def test_score_errors_exit_2_without_traceback(monkeypatch, capsys):
         raise ModelError("model 'm.joblib' was saved by segkit 9.9; refit it")
 
     monkeypatch.setitem(
-        sys.modules, "segkit.score", types.SimpleNamespace(score_file=score_file)
+        sys.modules, "segkit.scoring", types.SimpleNamespace(score_file=score_file)
     )
     code = main(["score", "--model", "m.joblib", "--input", "a.csv", "--out", "o.csv"])
     assert code == 2

@@ -10,18 +10,18 @@ import pytest
 from pandas.testing import assert_frame_equal
 from sklearn.metrics import adjusted_rand_score
 
-from segkit.compare import (
+from segkit.clustering.compare import (
     COLUMNS,
     candidate_id,
     compare_candidates,
     is_quiet,
     parse_candidate,
 )
+from segkit.clustering.model import SegmentationModel
+from segkit.clustering.recommend import recommend
 from segkit.config import DEFAULTS
 from segkit.datasets import make_customer_features
 from segkit.exceptions import ConfigError, DataError
-from segkit.model import SegmentationModel
-from segkit.recommend import recommend
 
 
 def _clustering(**changes) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from segkit.attributes import attribute_features
 from segkit.config import load_config
+from segkit.features.attributes import attribute_features
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -75,7 +75,7 @@ def test_customer_personality_reads_the_shared_copy_and_can_be_pointed_elsewhere
 
 
 def test_customer_personality_attributes_build_from_the_config():
-    from segkit import io
+    from segkit.data import io
 
     config = load_config(ROOT / "configs" / "customer_personality.yaml")
     if not Path(config["customers"]["path"]).exists():
@@ -99,7 +99,7 @@ def test_customer_personality_attributes_build_from_the_config():
 
 
 def test_b2b_synthetic_attributes_build_from_the_committed_files():
-    from segkit import io
+    from segkit.data import io
 
     config = load_config(ROOT / "configs" / "b2b_synthetic.yaml")
     section = config["customers"]

@@ -1,4 +1,4 @@
-"""Tests for segkit.distinct: Kruskal-Wallis, Cliff's delta, merge candidates."""
+"""Tests for segkit.validation.distinct: Kruskal-Wallis, Cliff's delta, merge candidates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from segkit.distinct import (
+from segkit.exceptions import DataError
+from segkit.validation.distinct import (
     distinctness_summary,
     effect_magnitude,
     kruskal_table,
@@ -15,7 +16,6 @@ from segkit.distinct import (
     pairwise_distinctness,
     segment_effects,
 )
-from segkit.exceptions import DataError
 
 
 @pytest.fixture

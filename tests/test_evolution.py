@@ -1,4 +1,4 @@
-"""Tests for segkit.evolution: migration matrix, ARI, size changes, previous runs."""
+"""Tests for segkit.profiles.evolution: migration matrix, ARI, size changes, previous runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_series_equal
 
-from segkit.evolution import (
+from segkit.exceptions import DataError
+from segkit.profiles.evolution import (
     LAPSED,
     NEW,
     common_ari,
@@ -20,7 +21,6 @@ from segkit.evolution import (
     read_assignments,
     size_changes,
 )
-from segkit.exceptions import DataError
 
 
 def ids(n: int, start: int = 0) -> pd.Index:
@@ -169,10 +169,10 @@ def test_within_run_labels_assign_customers_as_of_one_horizon_earlier(tmp_path):
 
     import yaml
 
-    from segkit.model import SegmentationModel
-    from segkit.run import open_run
-    from segkit.steps.features import build
-    from segkit.steps.profile import within_run_labels
+    from segkit.clustering.model import SegmentationModel
+    from segkit.context import open_run
+    from segkit.features.step import build
+    from segkit.profiles.step import within_run_labels
 
     as_of = dt.date(2011, 12, 10)
     # (orders, days between orders, days since the last order) per planted group;

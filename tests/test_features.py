@@ -1,4 +1,4 @@
-"""Tests of segkit.features: known answers, conventions, bad input, real data."""
+"""Tests of segkit.features.behaviour: known answers, conventions, bad input, real data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segkit.exceptions import DataError, SchemaError
-from segkit.features import (
+from segkit.features.behaviour import (
     FEATURE_DEFINITIONS,
     behaviour_expr,
     compute_features,
@@ -279,9 +279,9 @@ def test_planted_heavy_buyers_stand_out_in_frequency_and_monetary():
 
 @pytest.mark.slow
 def test_named_online_retail_customers_match_a_direct_pandas_computation():
-    from segkit.clean import clean_transactions
     from segkit.config import load_config
-    from segkit.io import load_transactions
+    from segkit.data.clean import clean_transactions
+    from segkit.data.io import load_transactions
     from tests.conftest import ROOT
 
     config = load_config(ROOT / "configs" / "online_retail.yaml")

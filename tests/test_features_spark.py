@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segkit.features import compute_features, connect
+from segkit.features.behaviour import compute_features, connect
 
 pytestmark = [
     pytest.mark.spark,

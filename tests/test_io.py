@@ -10,14 +10,14 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from segkit.config import load_config
-from segkit.exceptions import DataError, InputFileError, SchemaError
-from segkit.io import (
+from segkit.data.io import (
     load_customers,
     load_transactions,
     normalise_ids,
     read_table,
     to_canonical,
 )
+from segkit.exceptions import DataError, InputFileError, SchemaError
 from tests.conftest import (
     ONLINE_RETAIL,
     PERSONALITY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segkit.metrics import dbcv, elbow, partition_metrics, sizes
+from segkit.clustering.metrics import dbcv, elbow, partition_metrics, sizes
 
 
 def test_sizes_counts_noise_separately():

@@ -11,10 +11,10 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
+from segkit.clustering.model import SegmentationModel
 from segkit.datasets import make_customer_features
 from segkit.exceptions import DataError, ModelError, NotFittedError
-from segkit.model import SegmentationModel
-from segkit.preprocess import Preprocessor
+from segkit.features.preprocess import Preprocessor
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for segkit.naming: automatic names, the names file, matching across runs."""
+"""Tests for segkit.profiles.naming: automatic names, the names file, matching across runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from segkit.exceptions import ConfigError
-from segkit.naming import (
+from segkit.profiles.naming import (
     auto_names,
     match_by_overlap,
     match_centroids,
@@ -19,7 +19,7 @@ from segkit.naming import (
     segment_centroids,
     write_names_file,
 )
-from segkit.profile import segment_indices, segment_profiles
+from segkit.profiles.profile import segment_indices, segment_profiles
 
 # planted groups: (recency days, orders, spend, basket)
 GROUPS = {

@@ -13,9 +13,9 @@ import ast
 import nbformat
 import pytest
 
-from segkit.manifest import read_manifest
 from segkit.pipeline import STEPS
-from segkit.report import NOTEBOOK_PATTERN, RUNNER_PARAMETERS, run_report
+from segkit.runner.manifest import read_manifest
+from segkit.runner.notebooks import NOTEBOOK_PATTERN, RUNNER_PARAMETERS, run_report
 from tests.conftest import ROOT
 
 NOTEBOOKS = sorted(
@@ -23,7 +23,7 @@ NOTEBOOKS = sorted(
 )
 OPEN_CELL = [
     "import segkit",
-    "ctx = segkit.run.open_run(config_path, run_dir or None, overrides)",
+    "ctx = segkit.context.open_run(config_path, run_dir or None, overrides)",
 ]
 KERNELSPEC = {"name": "segkit", "display_name": "segkit (.venv)", "language": "python"}
 MAX_CELL_LINES = 10

@@ -1,4 +1,4 @@
-"""Tests for segkit.outcomes: next-horizon behaviour per segment vs the RFM baseline."""
+"""Tests for segkit.validation.outcomes: next-horizon behaviour per segment vs the RFM baseline."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from segkit.clustering.model import SegmentationModel
 from segkit.config import DEFAULTS
 from segkit.exceptions import DataError
-from segkit.model import SegmentationModel
-from segkit.outcomes import (
+from segkit.validation.outcomes import (
     coerce_outcome,
     compare_segmentations,
     eta_squared,
@@ -62,7 +62,7 @@ def shop() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _build(config, transactions, returns, customers, *, as_of):
-    """Stand-in for segkit.steps.features.build: frequency, monetary and an RFM rule."""
+    """Stand-in for segkit.features.step.build: frequency, monetary and an RFM rule."""
     grouped = transactions.groupby("customer_id")
     features = pd.DataFrame(
         {
@@ -221,10 +221,10 @@ def test_missing_outcome_column_is_an_error_naming_the_setting():
 
 
 def test_real_feature_pipeline_finds_that_champions_buy_again():
-    """Planted B2C customers through segkit.steps.features.build (the default)."""
+    """Planted B2C customers through segkit.features.step.build (the default)."""
     from segkit.config import validate_config
     from segkit.datasets import make_b2c_transactions
-    from segkit.preprocess import Preprocessor
+    from segkit.features.preprocess import Preprocessor
 
     transactions, truth = make_b2c_transactions(
         400, n_segments=3, seed=0, start="2023-01-01", days=365

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from segkit.clustering import report as plots
 from segkit.exceptions import SchemaError
-from segkit.plots import compare as plots
 
 NOTEBOOK = (
     Path(__file__).resolve().parents[1] / "notebooks" / "03-cluster-compare.ipynb"
@@ -113,7 +113,7 @@ def test_notebook_follows_the_house_rules():
         "overrides = {}",
     ]
     assert "".join(cells[2]["source"]) == (
-        "import segkit\nctx = segkit.run.open_run(config_path, run_dir or None, overrides)"
+        "import segkit\nctx = segkit.context.open_run(config_path, run_dir or None, overrides)"
     )
     for cell in cells:
         if cell["cell_type"] == "code":

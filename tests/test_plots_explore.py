@@ -1,4 +1,4 @@
-"""Tests of segkit.plots.explore: the figures of notebook 01-explore."""
+"""Tests of segkit.data.report: the figures of notebook 01-explore."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from matplotlib.figure import Figure
 from pandas.testing import assert_frame_equal
 
 import segkit.display
+from segkit.data import report as explore
 from segkit.exceptions import SchemaError
-from segkit.plots import explore
 from tests.explore_artifacts import LEDGER, PROFILE
 
 # Six clean lines, four orders, four customers: c1 orders twice (Jan, Mar), c4 once
@@ -208,7 +208,7 @@ def test_report_figures_show_as_png_in_notebooks():
 
 
 def test_display_objects_are_still_importable_from_this_module():
-    # segkit.plots.features, .profile and .validate import them from here
+    # segkit.features.report, .profile and .validate import them from here
     assert explore.ReportFigure is segkit.display.ReportFigure
     assert explore.Table is segkit.display.Table
     assert explore.Note is segkit.display.Note

@@ -1,4 +1,4 @@
-"""Tests of segkit.plots.explore_tables: the tables and notes of notebook 01-explore."""
+"""Tests of segkit.data.report_tables: the tables and notes of notebook 01-explore."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from segkit.context import RunContext
+from segkit.data import report_tables as explore_tables
+from segkit.data.quality import quality_profile, sufficiency
 from segkit.display import Table
 from segkit.exceptions import SchemaError
-from segkit.plots import explore_tables
-from segkit.quality import quality_profile, sufficiency
-from segkit.run import RunContext
 from tests.explore_artifacts import LEDGER, PROFILE
 
 

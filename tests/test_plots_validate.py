@@ -1,4 +1,4 @@
-"""Tests for segkit.plots.validate: figures have titles, tables hide customer ids."""
+"""Tests for segkit.validation.report: figures have titles, tables hide customer ids."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.datasets import make_blobs
 
-import segkit.plots.validate as pv
+import segkit.validation.report as pv
+from segkit.clustering.model import SegmentationModel
 from segkit.config import validate_config
-from segkit.model import SegmentationModel
-from segkit.run import RunContext
-from segkit.steps import validate as step
+from segkit.context import RunContext
+from segkit.validation import step
 
 
 @pytest.fixture(scope="module")

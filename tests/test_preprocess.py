@@ -1,4 +1,4 @@
-"""Tests of segkit.preprocess.Preprocessor: sklearn contract, column plan, errors."""
+"""Tests of segkit.features.preprocess.Preprocessor: sklearn contract, column plan, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from segkit.exceptions import ConfigError, DataError, NotFittedError, SchemaError
-from segkit.preprocess import Preprocessor
+from segkit.features.preprocess import Preprocessor
 
 
 @pytest.fixture

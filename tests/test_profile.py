@@ -1,4 +1,4 @@
-"""Tests for segkit.profile: profiles, indices, snake frame and persona cards."""
+"""Tests for segkit.profiles.profile: profiles, indices, snake frame and persona cards."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from segkit.exceptions import DataError
-from segkit.plots.profile import persona_markdown
-from segkit.profile import (
+from segkit.profiles.profile import (
     PLAYS,
     persona_cards,
     read_stability,
@@ -17,6 +16,7 @@ from segkit.profile import (
     snake_frame,
     top_indices,
 )
+from segkit.profiles.report import persona_markdown
 
 
 @pytest.fixture
@@ -194,8 +194,8 @@ def planted_run(folder, config_path, *, permutation=None, seed=0):
 
     import numpy as np
 
-    from segkit.model import SegmentationModel
-    from segkit.run import open_run
+    from segkit.clustering.model import SegmentationModel
+    from segkit.context import open_run
 
     rng = np.random.default_rng(seed)
     centres = [(10, 12, 5000.0), (300, 1, 80.0), (40, 5, 900.0)]
@@ -261,9 +261,9 @@ def project(tmp_path):
 def test_profile_step_exports_files_with_the_documented_columns(project):
     import json
 
-    from segkit.model import SegmentationModel
-    from segkit.score import ASSIGNMENT_COLUMNS
-    from segkit.steps import profile as step
+    from segkit.clustering.model import SegmentationModel
+    from segkit.profiles import step
+    from segkit.scoring import ASSIGNMENT_COLUMNS
 
     root, config = project
     ctx, features, labels = planted_run(root / "reports" / "2026-11-24", config)
@@ -312,7 +312,7 @@ def test_profile_step_exports_files_with_the_documented_columns(project):
 def test_names_file_overrides_survive_a_rerun_with_shuffled_labels(project):
     import json
 
-    from segkit.steps import profile as step
+    from segkit.profiles import step
 
     root, config = project
     ctx1, _, labels1 = planted_run(root / "reports" / "2026-11-24", config)
@@ -345,8 +345,8 @@ def test_names_file_overrides_survive_a_rerun_with_shuffled_labels(project):
 
 
 def test_compare_to_a_folder_without_assignments_is_refused(project):
-    from segkit.run import open_run
-    from segkit.steps import profile as step
+    from segkit.context import open_run
+    from segkit.profiles import step
 
     root, config = project
     planted_run(root / "reports" / "2026-11-24", config)
@@ -364,8 +364,8 @@ def test_compare_to_a_folder_without_assignments_is_refused(project):
 def test_notebook_figures_and_tables_have_titles_and_hide_customer_ids(project):
     from matplotlib.figure import Figure
 
-    import segkit.plots.profile as plots
-    from segkit.steps import profile as step
+    import segkit.profiles.report as plots
+    from segkit.profiles import step
 
     root, config = project
     ctx, features, _ = planted_run(root / "reports" / "2026-11-24", config)

@@ -1,4 +1,4 @@
-"""Tests of segkit.quality: profile, personal-data detection, duplicates, sufficiency."""
+"""Tests of segkit.data.quality: profile, personal-data detection, duplicates, sufficiency."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from segkit.exceptions import DataError, SchemaError
-from segkit.quality import (
+from segkit.data.quality import (
     PROFILE_COLUMNS,
     detect_pii,
     duplicate_summary,
@@ -16,6 +15,7 @@ from segkit.quality import (
     sufficiency,
     sufficiency_verdict,
 )
+from segkit.exceptions import DataError, SchemaError
 from tests.conftest import ONLINE_RETAIL, TINY_COLUMNS
 
 # Five raw lines as read: CustomerID as text, one missing; Quantity 100 is the

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from segkit.clustering.recommend import recommend, rule_text, score_table
 from segkit.config import DEFAULTS
 from segkit.exceptions import ConfigError, DataError
-from segkit.recommend import recommend, rule_text, score_table
 
 
 def _clustering(**changes) -> dict:

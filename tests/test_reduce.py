@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from segkit.clustering.reduce import (
+    Reducer,
+    map_embedding,
+    numba_cache_dir,
+    stratified_sample,
+)
 from segkit.exceptions import ConfigError
-from segkit.reduce import Reducer, map_embedding, numba_cache_dir, stratified_sample
 
 
 @pytest.fixture

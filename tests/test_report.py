@@ -18,11 +18,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from segkit.context import new_run_dir
 from segkit.exceptions import ConfigError, RunError
-from segkit.html import export_notebook_html, headline_numbers, toc_entries
-from segkit.manifest import PACKAGES, file_record, git_info, read_manifest
-from segkit.report import check_parameters, find_notebooks, resolve_kernel, run_report
-from segkit.run import new_run_dir
+from segkit.runner.html import export_notebook_html, headline_numbers, toc_entries
+from segkit.runner.manifest import PACKAGES, file_record, git_info, read_manifest
+from segkit.runner.notebooks import (
+    check_parameters,
+    find_notebooks,
+    resolve_kernel,
+    run_report,
+)
 from tests.conftest import TINY_COLUMNS, TINY_CSV, write_config
 
 PARAMETERS = 'config_path = "../configs/x.yaml"\nrun_dir = ""\noverrides = {}'

@@ -1,4 +1,4 @@
-"""Tests of segkit.rfm: known-answer scores, ties, bins, named segments, summary."""
+"""Tests of segkit.features.rfm: known-answer scores, ties, bins, named segments, summary."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from segkit.exceptions import ConfigError, DataError, SchemaError
-from segkit.rfm import (
+from segkit.features.rfm import (
     OTHER,
     SCHEMES,
     _assign,

@@ -1,4 +1,4 @@
-"""Tests for segkit.rules: surrogate tree rules as text and SQL, and their fidelity."""
+"""Tests for segkit.profiles.rules: surrogate tree rules as text and SQL, and their fidelity."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from segkit.exceptions import DataError
-from segkit.rules import nice_threshold, quote_identifier, surrogate_rules
+from segkit.profiles.rules import nice_threshold, quote_identifier, surrogate_rules
 
 
 def planted(seed: int = 0, per_group: int = 100) -> tuple[pd.DataFrame, pd.Series]:

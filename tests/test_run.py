@@ -8,9 +8,9 @@ import threading
 import pandas as pd
 import pytest
 
+from segkit.context import new_run_dir, open_run
 from segkit.exceptions import RunError
 from segkit.pipeline import STEPS, ensure, step_done
-from segkit.run import new_run_dir, open_run
 
 
 def test_second_run_the_same_day_gets_a_numbered_folder(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for segkit.score and the SegmentationModel round trip used by scoring."""
+"""Tests for segkit.scoring and the SegmentationModel round trip used by scoring."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 import yaml
 from pandas.testing import assert_series_equal
 
-from segkit import clean, io
+from segkit.clustering.model import SegmentationModel
 from segkit.config import load_config
+from segkit.data import clean, io
 from segkit.exceptions import InputFileError, ModelError, SchemaError
-from segkit.model import SegmentationModel
-from segkit.score import ASSIGNMENT_COLUMNS, assignments_frame, score_file
-from segkit.steps.features import build
+from segkit.features.step import build
+from segkit.scoring import ASSIGNMENT_COLUMNS, assignments_frame, score_file
 
 AS_OF = dt.date(2011, 12, 10)
 # planted groups: orders per customer, days between orders, last order days ago, price

@@ -1,4 +1,4 @@
-"""Tests for segkit.stability: bootstrap Jaccard, bands, prediction strength."""
+"""Tests for segkit.validation.stability: bootstrap Jaccard, bands, prediction strength."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from sklearn.base import BaseEstimator
 from sklearn.datasets import make_blobs
 
+from segkit.clustering.model import SegmentationModel
 from segkit.exceptions import DataError
-from segkit.model import SegmentationModel
-from segkit.stability import (
+from segkit.validation.stability import (
     bootstrap_stability,
     bounded_sample,
     prediction_strength,

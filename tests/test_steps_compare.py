@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from segkit.clustering import step
+from segkit.clustering.model import SegmentationModel
 from segkit.config import validate_config
+from segkit.context import RunContext
 from segkit.datasets import make_customer_features
-from segkit.model import SegmentationModel
-from segkit.run import RunContext
-from segkit.steps import compare as step
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from segkit.config import validate_config
 from segkit.datasets import make_b2c_transactions
 from segkit.exceptions import ConfigError, DataError
-from segkit.steps.features import build
+from segkit.features.step import build
 from tests.conftest import ROOT
 
 TX_COLUMNS = {"customer_id": "c", "order_id": "o", "timestamp": "t", "amount": "a"}
@@ -148,7 +148,7 @@ def test_no_transactions_and_no_attributes_is_a_data_error(tmp_path):
 
 
 def test_run_writes_every_feature_artifact(tmp_path):
-    from segkit.run import open_run
+    from segkit.context import open_run
 
     ctx = open_run(ROOT / "tests" / "fixtures" / "retail_small.yaml", tmp_path / "run")
     ctx.run_step("features")
@@ -180,8 +180,8 @@ def _title(fig) -> str:
 
 
 def test_notebook_figures_have_titles_and_tables_hold_no_customer_ids(tmp_path):
-    from segkit.plots import features as fp
-    from segkit.run import open_run
+    from segkit.context import open_run
+    from segkit.features import report as fp
 
     ctx = open_run(ROOT / "tests" / "fixtures" / "retail_small.yaml", tmp_path / "run")
     ctx.run_step("features")
@@ -215,7 +215,7 @@ def test_notebook_figures_have_titles_and_tables_hold_no_customer_ids(tmp_path):
 
 
 def test_figures_without_rfm_or_attributes_say_why(tmp_path):
-    from segkit.plots import features as fp
+    from segkit.features import report as fp
 
     grid = fp.rfm_grid(None)
     assert "No transactions" in grid.axes[0].texts[0].get_text()
@@ -228,7 +228,7 @@ def test_figures_without_rfm_or_attributes_say_why(tmp_path):
 
 def test_plot_tables_name_the_missing_columns():
     from segkit.exceptions import SchemaError
-    from segkit.plots import features as fp
+    from segkit.features import report as fp
 
     with pytest.raises(SchemaError, match=r"definitions table lacks the columns.*pass"):
         fp.definitions_table(pd.DataFrame({"name": ["frequency"]}))

@@ -1,4 +1,4 @@
-"""Tests for segkit.validate (verdict) and the validate step."""
+"""Tests for segkit.validation.verdict (verdict) and the validate step."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 from sklearn.datasets import make_blobs
 
+from segkit.clustering.model import SegmentationModel
 from segkit.config import validate_config
+from segkit.context import RunContext
 from segkit.exceptions import ConfigError, DataError
-from segkit.model import SegmentationModel
-from segkit.run import RunContext
-from segkit.steps import validate as step
-from segkit.validate import (
+from segkit.validation import step
+from segkit.validation.verdict import (
     match_segments,
     overall_verdict,
     refit_setup,
@@ -272,7 +272,7 @@ def test_umap_models_are_refitted_in_their_fixed_embedding(blobs):
 
 
 def test_default_refits_keep_the_fitted_preprocessing(blobs):
-    from segkit.preprocess import Preprocessor
+    from segkit.features.preprocess import Preprocessor
 
     features, _ = blobs
     model = SegmentationModel(preprocessor=Preprocessor(), representation="pca")
@@ -293,7 +293,7 @@ def test_unknown_refit_mode_is_a_config_error(blobs):
 
 
 def test_pipeline_validates_the_small_online_retail_fixture(tmp_path):
-    from segkit.run import open_run
+    from segkit.context import open_run
 
     fixture = Path(__file__).parent / "fixtures" / "retail_small.yaml"
 
@@ -317,11 +317,15 @@ def test_pipeline_validates_the_small_online_retail_fixture(tmp_path):
     verdict = ctx.load_frame("verdict.csv")
     assert verdict["recommendation"].str.match(r"keep|watch|merge with ").all()
     assert payload["verdict"]["text"]
-    # Validation already calls segments by the names the profile step gives them.
+    # Page 04 calls segments by the names the profile stage gives them.
+    from segkit.profiles.step import segment_names
+    from segkit.validation.report import validate_artifacts
+
+    shown = validate_artifacts(ctx, names=segment_names(ctx))["verdict"]
     ctx.run_step("profile")
     profiles = ctx.load_frame("profiles.csv").set_index("segment")["name"]
-    assert not verdict["name"].str.startswith("Segment ").any()
-    assert dict(zip(verdict["segment"], verdict["name"], strict=True)) == {
+    assert not shown["name"].str.startswith("Segment ").any()
+    assert dict(zip(shown["segment"], shown["name"], strict=True)) == {
         int(s): n for s, n in profiles.items()
     }
 

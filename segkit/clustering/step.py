@@ -1,0 +1,145 @@
+"""The ``compare`` step (notebook 03): compare candidates, recommend, fit the model.
+
+Reads ``matrix.parquet``, ``features.parquet``, ``preprocessor.joblib`` and (when
+present) ``rfm.parquet``. Writes:
+
+- ``comparison.csv`` - one row per candidate: metrics, score, eligibility, rank;
+- ``comparison_sizes.csv`` - segment shares per candidate (long form);
+- ``recommendation.json`` - winner, runner-up, chosen, rule text, reasons,
+  paragraph, constraints and the sample sizes;
+- ``model.joblib`` - the chosen :class:`~segkit.clustering.model.SegmentationModel`, fitted on
+  the features (on a stratified sample above ``clustering.fit_sample`` customers,
+  predicting the rest), with ``config_`` and ``as_of_`` set;
+- ``labels.parquet`` - index ``customer_id``, column ``segment`` (int, -1 noise);
+- ``embedding.parquet`` - 2-D map (``x``, ``y``) of at most ``clustering.map_sample``
+  customers, computed once per run and reused by later notebooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from segkit.clustering.compare import compare_candidates, model_params, parse_candidate
+from segkit.clustering.model import SegmentationModel
+from segkit.clustering.recommend import recommend
+from segkit.clustering.reduce import map_embedding
+from segkit.context import RunContext
+from segkit.exceptions import ConfigError
+
+__all__ = ["run", "map_method"]
+
+logger = logging.getLogger(__name__)
+
+
+def map_method(clustering: dict[str, Any]) -> str:
+    """``clustering.map_method`` resolved: "auto" is UMAP when UMAP is in the grid."""
+    method = clustering.get("map_method", "auto")
+    if method == "auto":
+        return "umap" if "umap" in clustering["representations"] else "pca"
+    if method not in ("umap", "pca"):
+        raise ConfigError(
+            f"clustering.map_method is {method!r}; use 'auto', 'umap' or 'pca'"
+        )
+    return method
+
+
+def _as_of(ctx: RunContext) -> dt.date | None:
+    as_of = ctx.config.get("as_of")
+    if as_of is None:
+        try:
+            from segkit.features.step import resolve_as_of
+
+            as_of = resolve_as_of(ctx)
+        except Exception:
+            as_of = None
+    return as_of
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    """Compare the grid, write the leaderboard and fit the chosen model."""
+    clustering = ctx.config["clustering"]
+    seed = ctx.seed
+    matrix = ctx.load_frame("matrix.parquet")
+    matrix.index = matrix.index.astype("str")
+    rfm = ctx.load_frame("rfm.parquet") if ctx.has("rfm.parquet") else None
+    if rfm is not None:
+        rfm.index = rfm.index.astype("str")
+    start = time.perf_counter()
+    comparison = compare_candidates(matrix, clustering=clustering, seed=seed, rfm=rfm)
+    compare_seconds = time.perf_counter() - start
+    scored, rec = recommend(comparison.table, clustering)
+    rec["samples"] = comparison.samples
+    ctx.save_frame("comparison.csv", scored)
+    ctx.save_frame("comparison_sizes.csv", comparison.segment_sizes)
+
+    algorithm, representation, k = parse_candidate(rec["chosen"])
+    preprocessor = None
+    if ctx.has("preprocessor.joblib") and ctx.has("features.parquet"):
+        preprocessor = joblib.load(ctx.artifact("preprocessor.joblib"))
+        data = ctx.load_frame("features.parquet")
+        data.index = data.index.astype("str")
+    else:
+        data = matrix
+    model = SegmentationModel(
+        preprocessor=preprocessor,
+        representation=representation,
+        algorithm=algorithm,
+        n_segments=k or 2,
+        random_state=seed,
+        params=model_params(clustering),
+    )
+    start = time.perf_counter()
+    model.fit(data)
+    model_seconds = time.perf_counter() - start
+    model.config_ = ctx.config
+    model.as_of_ = _as_of(ctx)
+    model.save(ctx.artifact("model.joblib"))
+    labels = model.labels_.to_frame("segment")
+    labels.index.name = "customer_id"
+    ctx.save_frame("labels.parquet", labels)
+
+    start = time.perf_counter()
+    method = map_method(clustering)
+    embedding = map_embedding(
+        matrix,
+        method=method,
+        sample=int(clustering["map_sample"]),
+        neighbors=int(clustering["umap_neighbors"]),
+        seed=seed,
+    )
+    ctx.save_frame("embedding.parquet", embedding)
+    map_seconds = time.perf_counter() - start
+    rec["model"] = {
+        "candidate": rec["chosen"],
+        "fit_customers": int(model.fit_sample_size_),
+        "customers": int(len(labels)),
+        "segments": [int(s) for s in model.segment_ids_],
+        "seconds": round(model_seconds, 2),
+    }
+    rec["map"] = {"method": method, "customers": int(len(embedding))}
+    rec["seconds"] = {
+        "comparison": round(compare_seconds, 2),
+        "model": round(model_seconds, 2),
+        "map": round(map_seconds, 2),
+    }
+    ctx.save_json("recommendation.json", rec)
+    summary = {
+        "candidates": int(len(scored)),
+        "winner": rec["winner"],
+        "chosen": rec["chosen"],
+        "segments": int(pd.Series(model.segment_ids_).ge(0).sum()),
+        "samples": comparison.samples,
+    }
+    logger.info(
+        "compare: %d candidates in %.0f s; chosen %s",
+        len(scored),
+        compare_seconds,
+        rec["chosen"],
+    )
+    return summary

@@ -1,0 +1,477 @@
+"""What to call each segment: automatic names, the names file, matching across runs.
+
+Automatic names
+    Read from a segment's traits (see :func:`segkit.profiles.profile.segment_traits`) through
+    the rule table :data:`NAME_RULES` (first match wins), e.g. "High-value loyal",
+    "Lapsed one-timers". Data without RFM features is named after its most
+    over-indexed feature ("High basket_size"). Names are unique within a run:
+    duplicates get the segment's most distinctive other feature appended, then a
+    number, in order of segment size (never of label number).
+
+The names file (``segments.yaml``)
+    Every run writes ``artifacts/segments.yaml``. Copy it next to the config (or to
+    ``profiles.names_file``) and edit the ``name`` lines; the next run applies them::
+
+        format: 1                     # names-file format version
+        config: online-retail         # config name of the run that wrote it
+        run_id: 2026-11-25            # run folder name
+        as_of: '2011-12-10'
+        segments:
+        - segment_id: 2               # label in that run (informative only)
+          name: Champions             # the name to use: edit this
+          auto_name: High-value loyal # what segkit would call it
+          size: 412
+          share: 0.095
+          centroid: {recency: 14.0, frequency: 11.2, monetary: 5230.1}
+
+    Segments are matched to the file's entries by their centroids (mean of each
+    numeric feature), not by label number: the distance is the root-mean-square over
+    the shared features of ``(previous - current) / overall std``, and the Hungarian
+    method (:func:`scipy.optimize.linear_sum_assignment`) pairs them one-to-one. A
+    pair farther apart than ``profiles.match_max_distance`` is not matched and keeps
+    its automatic name. An entry without ``centroid`` applies by ``segment_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import linear_sum_assignment
+
+from segkit.exceptions import ConfigError
+from segkit.profiles.profile import numeric_features, segment_traits, top_indices
+
+__all__ = [
+    "NAME_RULES",
+    "NAMES_FILE_FORMAT",
+    "auto_names",
+    "segment_centroids",
+    "match_centroids",
+    "match_by_overlap",
+    "names_file_path",
+    "read_names_file",
+    "names_document",
+    "write_names_file",
+    "resolve_names",
+]
+
+logger = logging.getLogger(__name__)
+
+NAMES_FILE_FORMAT = 1
+
+#: Name rules as data: the first row whose traits all match names the segment.
+NAME_RULES: list[tuple[dict[str, str], str]] = [
+    (
+        {"value": "high", "recency": "recent", "frequency": "frequent"},
+        "High-value loyal",
+    ),
+    ({"value": "high", "recency": "lapsed"}, "Lapsed high-value"),
+    ({"value": "high", "frequency": "frequent"}, "High-value regulars"),
+    ({"value": "high"}, "High-value"),
+    ({"recency": "lapsed", "frequency": "one-time"}, "Lapsed one-timers"),
+    ({"recency": "recent", "frequency": "one-time"}, "New one-timers"),
+    ({"frequency": "one-time"}, "One-timers"),
+    ({"recency": "recent", "frequency": "frequent"}, "Active regulars"),
+    ({"recency": "lapsed", "value": "low"}, "Lapsed low-value"),
+    ({"recency": "lapsed"}, "Lapsing customers"),
+    ({"recency": "recent", "value": "low"}, "Recent low spenders"),
+    ({"recency": "recent"}, "Active mid-value"),
+    ({"recency": "cooling", "value": "low"}, "Cooling low-value"),
+]
+
+_FALLBACK = "Average customers"
+
+
+def _name_from_traits(traits: dict[str, str], over: list[str], under: list[str]) -> str:
+    for when, name in NAME_RULES:
+        if all(traits.get(k) == v for k, v in when.items()):
+            return name
+    if traits:
+        value = traits.get("value", "mid")
+        freq = traits.get("frequency", "occasional")
+        return f"{value.capitalize()}-value {freq}"
+    if over:
+        return f"High {over[0]}"
+    if under:
+        return f"Low {under[0]}"
+    return _FALLBACK
+
+
+def auto_names(profiles: pd.DataFrame, indices: pd.DataFrame) -> dict[int, str]:
+    """Descriptive, unique names for every segment (``-1`` is "Unassigned").
+
+    Parameters
+    ----------
+    profiles : DataFrame
+        Output of :func:`segkit.profiles.profile.segment_profiles`.
+    indices : DataFrame
+        Output of :func:`segkit.profiles.profile.segment_indices`.
+
+    Returns
+    -------
+    dict
+        Segment id -> name.
+    """
+    top = top_indices(indices, n=3)
+    names: dict[int, str] = {}
+    for _, row in profiles.sort_values(
+        ["size", "segment"], ascending=[False, True]
+    ).iterrows():
+        segment = int(row["segment"])
+        if segment == -1:
+            names[segment] = "Unassigned"
+            continue
+        idx = (
+            indices.loc[segment] if segment in indices.index else pd.Series(dtype=float)
+        )
+        mine = top[top["segment"] == segment]
+        over = mine.loc[mine["direction"] == "over", "feature"].tolist()
+        under = mine.loc[mine["direction"] == "under", "feature"].tolist()
+        traits = segment_traits(row, idx)
+        names[segment] = _name_from_traits(traits, over, under)
+    return _make_unique(names, indices)
+
+
+def _make_unique(names: dict[int, str], indices: pd.DataFrame) -> dict[int, str]:
+    """Disambiguate duplicates in the order of ``names`` (largest segment first).
+
+    Each duplicate gets the feature on which it differs most from its namesakes
+    (in index points), e.g. "High-value loyal, high basket"; a number if still tied.
+    """
+    groups: dict[str, list[int]] = {}
+    for segment, name in names.items():
+        groups.setdefault(name, []).append(segment)
+    out = dict(names)
+    for name, segments in groups.items():
+        if len(segments) < 2:
+            continue
+        table = indices.reindex(segments).dropna(axis=1, how="any")
+        for segment in segments:
+            if table.empty:
+                break
+            others = table.drop(index=segment).mean()
+            gap = (table.loc[segment] - others).dropna()
+            if gap.empty:
+                continue
+            feature = gap.abs().idxmax()
+            word = "high" if gap[feature] > 0 else "low"
+            out[segment] = f"{name}, {word} {feature}"
+    seen: dict[str, int] = {}
+    for segment, name in out.items():
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            out[segment] = f"{name} ({seen[name]})"
+    return out
+
+
+def segment_centroids(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Mean of every numeric feature per segment (the segments' signatures).
+
+    Returns
+    -------
+    DataFrame
+        Index ``segment`` (int), one column per numeric feature.
+    """
+    numeric = numeric_features(features)
+    common = numeric.index.intersection(labels.index)
+    centroids = numeric.loc[common].groupby(labels.loc[common].astype("int64")).mean()
+    centroids.index.name = "segment"
+    return centroids
+
+
+def match_centroids(
+    previous: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    scale: pd.Series,
+    max_distance: float = np.inf,
+) -> dict[Any, int]:
+    """Pair previous segments with current ones by centroid (Hungarian method).
+
+    Parameters
+    ----------
+    previous, current : DataFrame
+        Centroids, one row per segment (index = key / segment id), numeric columns.
+    scale : Series
+        Per-feature scale (the overall standard deviation); features with a zero or
+        missing scale are ignored.
+    max_distance : float
+        Pairs whose RMS standardised distance exceeds this are dropped.
+
+    Returns
+    -------
+    dict
+        Previous key -> current segment id.
+    """
+    columns = [
+        c
+        for c in previous.columns
+        if c in current.columns and pd.notna(scale.get(c)) and scale.get(c) > 0
+    ]
+    if not columns or previous.empty or current.empty:
+        return {}
+    prev = previous[columns].astype("float64") / scale[columns]
+    cur = current[columns].astype("float64") / scale[columns]
+    diff = prev.to_numpy()[:, None, :] - cur.to_numpy()[None, :, :]
+    cost = np.sqrt(np.nanmean(diff**2, axis=2))
+    cost = np.where(np.isnan(cost), 1e9, cost)
+    rows, cols = linear_sum_assignment(cost)
+    return {
+        prev.index[r]: int(cur.index[c])
+        for r, c in zip(rows, cols, strict=True)
+        if cost[r, c] <= max_distance
+    }
+
+
+def match_by_overlap(previous: pd.Series, current: pd.Series) -> dict[int, int]:
+    """Pair previous segment ids with current ones by shared customers (Hungarian).
+
+    The contingency table of customers present in both assignments is maximised
+    one-to-one; pairs without any shared customer are dropped.
+
+    Returns
+    -------
+    dict
+        Previous segment id -> current segment id.
+    """
+    common = previous.index.intersection(current.index)
+    if len(common) == 0:
+        return {}
+    table = pd.crosstab(previous.loc[common], current.loc[common])
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    return {
+        int(table.index[r]): int(table.columns[c])
+        for r, c in zip(rows, cols, strict=True)
+        if table.iat[r, c] > 0
+    }
+
+
+def names_file_path(config: dict[str, Any]) -> Path | None:
+    """Where the analyst's names file is read from.
+
+    ``profiles.names_file`` when set (relative paths are relative to the project
+    root); else ``<config stem>.segments.yaml`` next to the config when it exists
+    (several configs can share a folder), else ``segments.yaml`` next to the config;
+    None when there is no config file.
+    """
+    given = config.get("profiles", {}).get("names_file")
+    if given:
+        path = Path(str(given)).expanduser()
+        if not path.is_absolute():
+            path = Path(config.get("root") or ".") / path
+        return path
+    if config.get("config_path"):
+        config_path = Path(config["config_path"])
+        own = config_path.parent / f"{config_path.stem}.segments.yaml"
+        return own if own.exists() else config_path.parent / "segments.yaml"
+    return None
+
+
+def read_names_file(path: str | Path) -> dict[str, Any]:
+    """Read and check a names file (see the module docstring for the format).
+
+    Returns
+    -------
+    dict
+        The document, with ``segments`` a list of dicts that all have a ``name``.
+    """
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"names file {str(path)!r} is not valid YAML ({exc}); fix it or delete it "
+            "to use automatic names"
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("segments"), list):
+        raise ConfigError(
+            f"names file {str(path)!r} has no 'segments' list; start from the "
+            "artifacts/segments.yaml a run writes and edit its 'name' lines"
+        )
+    if doc.get("format", NAMES_FILE_FORMAT) != NAMES_FILE_FORMAT:
+        raise ConfigError(
+            f"names file {str(path)!r} has format {doc.get('format')!r}, this segkit "
+            f"reads format {NAMES_FILE_FORMAT}; copy a fresh artifacts/segments.yaml"
+        )
+    for i, entry in enumerate(doc["segments"]):
+        if not isinstance(entry, dict) or not str(entry.get("name") or "").strip():
+            raise ConfigError(
+                f"names file {str(path)!r}: entry {i} of 'segments' has no 'name'; "
+                "give every entry a name or remove the entry"
+            )
+        if "centroid" not in entry and "segment_id" not in entry:
+            raise ConfigError(
+                f"names file {str(path)!r}: entry {i} ({entry['name']!r}) has neither "
+                "'centroid' nor 'segment_id'; keep the centroid segkit wrote so the "
+                "segment can be found again"
+            )
+        if "centroid" in entry and not isinstance(entry["centroid"], dict):
+            raise ConfigError(
+                f"names file {str(path)!r}: entry {i} ({entry['name']!r}) has a "
+                "'centroid' that is not a mapping of feature: mean"
+            )
+    return doc
+
+
+def names_document(
+    names: dict[int, str],
+    auto: dict[int, str],
+    centroids: pd.DataFrame,
+    sizes: pd.Series,
+    *,
+    config_name: str,
+    run_id: str,
+    as_of: Any,
+) -> dict[str, Any]:
+    """The names file a run writes (``artifacts/segments.yaml``), as a dict."""
+    total = float(sizes.sum()) or 1.0
+    segments = []
+    for segment in centroids.index:
+        if int(segment) == -1:
+            continue
+        centroid = {
+            str(k): float(np.round(v, 4))
+            for k, v in centroids.loc[segment].items()
+            if pd.notna(v)
+        }
+        segments.append(
+            {
+                "segment_id": int(segment),
+                "name": names.get(int(segment), auto.get(int(segment), "")),
+                "auto_name": auto.get(int(segment), ""),
+                "size": int(sizes.get(segment, 0)),
+                "share": round(float(sizes.get(segment, 0)) / total, 4),
+                "centroid": centroid,
+            }
+        )
+    return {
+        "format": NAMES_FILE_FORMAT,
+        "config": config_name,
+        "run_id": run_id,
+        "as_of": None if as_of is None else str(as_of),
+        "segments": segments,
+    }
+
+
+def write_names_file(path: str | Path, document: dict[str, Any]) -> Path:
+    """Write a names document as YAML with a header telling the analyst what to do."""
+    path = Path(path)
+    header = (
+        "# segkit names file. To rename segments, copy this file next to the config\n"
+        "# as segments.yaml (or to profiles.names_file) and edit the 'name' lines.\n"
+        "# Segments are found again by their centroid, not by segment_id.\n"
+    )
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def resolve_names(
+    auto: dict[int, str],
+    centroids: pd.DataFrame,
+    scale: pd.Series,
+    document: dict[str, Any] | None,
+    *,
+    max_distance: float = 1.0,
+    config_name: str | None = None,
+) -> tuple[dict[int, str], pd.DataFrame]:
+    """Apply a names file over the automatic names.
+
+    Parameters
+    ----------
+    auto : dict
+        Automatic names (:func:`auto_names`).
+    centroids : DataFrame
+        Current centroids (:func:`segment_centroids`).
+    scale : Series
+        Overall standard deviation of each feature in the current run.
+    document : dict or None
+        A names file (:func:`read_names_file`); None keeps the automatic names.
+    max_distance : float
+        ``profiles.match_max_distance``.
+    config_name : str, optional
+        The run's config name; a names file whose ``config`` names another config
+        is ignored (a folder may hold several configs).
+
+    Returns
+    -------
+    names : dict
+        Segment id -> final name (unique; an automatic name that clashes with an
+        override gets " (auto)" appended).
+    matches : DataFrame
+        ``segment, name, source ("names file" | "auto"), file_entry, distance``.
+    """
+    names = dict(auto)
+    source = {s: "auto" for s in auto}
+    if document and config_name and document.get("config") not in (None, config_name):
+        logger.warning(
+            "names file of config %r ignored for config %r",
+            document["config"],
+            config_name,
+        )
+        document = None
+    entry_of: dict[int, Any] = {}
+    distance: dict[int, float] = {}
+    if document:
+        entries = document["segments"]
+        with_centroid = [e for e in entries if isinstance(e.get("centroid"), dict)]
+        current = centroids.drop(index=-1, errors="ignore")
+        if with_centroid:
+            previous = pd.DataFrame(
+                [e["centroid"] for e in with_centroid], index=range(len(with_centroid))
+            )
+            pairs = match_centroids(
+                previous, current, scale=scale, max_distance=max_distance
+            )
+            for key, segment in pairs.items():
+                entry = with_centroid[key]
+                names[segment] = str(entry["name"]).strip()
+                source[segment] = "names file"
+                entry_of[segment] = entry.get("segment_id", key)
+                distance[segment] = _distance(
+                    previous.loc[key], current.loc[segment], scale
+                )
+        for entry in entries:
+            if "centroid" in entry or entry.get("segment_id") is None:
+                continue
+            segment = int(entry["segment_id"])
+            if segment in names and source[segment] == "auto":
+                names[segment] = str(entry["name"]).strip()
+                source[segment] = "names file"
+                entry_of[segment] = segment
+    chosen = {n for s, n in names.items() if source[s] == "names file"}
+    for segment in names:
+        if source[segment] == "auto" and names[segment] in chosen:
+            names[segment] = f"{names[segment]} (auto)"
+    seen: dict[str, int] = {}
+    for segment in sorted(names):
+        seen[names[segment]] = seen.get(names[segment], 0) + 1
+        if seen[names[segment]] > 1:
+            names[segment] = f"{names[segment]} ({seen[names[segment]]})"
+    matches = pd.DataFrame(
+        [
+            {
+                "segment": s,
+                "name": names[s],
+                "source": source[s],
+                "file_entry": entry_of.get(s),
+                "distance": distance.get(s, np.nan),
+            }
+            for s in sorted(names)
+        ],
+        columns=["segment", "name", "source", "file_entry", "distance"],
+    )
+    return names, matches
+
+
+def _distance(previous: pd.Series, current: pd.Series, scale: pd.Series) -> float:
+    cols = [c for c in previous.index if c in current.index and scale.get(c, 0) > 0]
+    if not cols:
+        return float("nan")
+    diff = (previous[cols].astype(float) - current[cols].astype(float)) / scale[cols]
+    return float(np.sqrt(np.nanmean(diff.to_numpy() ** 2)))

@@ -1,0 +1,361 @@
+"""Figures and tables of notebook 05-profiles: who, what to call them, how to find them.
+
+Every function takes artifacts of the ``profile`` step (see :func:`profile_artifacts`)
+and returns a :class:`~segkit.display.ReportFigure` with a title, a
+:class:`~segkit.display.Table` ready to show, or a
+:class:`~segkit.display.Note` (Markdown). Only :func:`export_sample` shows
+customer ids, pseudonymised (:func:`segkit.privacy.pseudonymise`) when
+``profiles.hash_ids`` is true; personal-data columns never reach these artifacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from segkit.display import Note, ReportFigure, Table
+from segkit.display import empty_figure as _empty
+from segkit.display import segment_name as _name
+from segkit.privacy import pseudonym_salt, pseudonymise
+
+if TYPE_CHECKING:
+    from segkit.context import RunContext
+
+__all__ = [
+    "profile_artifacts",
+    "profile_table",
+    "index_heatmap",
+    "snake_plot",
+    "persona_markdown",
+    "persona_note",
+    "names_note",
+    "rules_table",
+    "fidelity_note",
+    "migration_heatmap",
+    "size_changes_table",
+    "size_changes_chart",
+    "evolution_note",
+    "export_sample",
+]
+
+_FRAMES = {
+    "profiles": "profiles.csv",
+    "indices": "indices.csv",
+    "snake": "snake.csv",
+    "matches": "name_matches.csv",
+    "migration": "migration.csv",
+}
+_JSON = {
+    "personas": "personas.json",
+    "rules": "rules.json",
+    "segments": "segments.json",
+    "evolution": "evolution.json",
+}
+
+
+def profile_artifacts(ctx: RunContext) -> dict[str, Any]:
+    """Load the artifacts of the ``profile`` step.
+
+    Returns
+    -------
+    dict
+        Frames (``profiles, indices, snake, matches, migration``), JSON documents
+        (``personas, rules, segments, evolution``), ``assignments`` (ids as text),
+        ``names`` (segment id -> name) and ``config``.
+    """
+    out: dict[str, Any] = {key: ctx.load_frame(name) for key, name in _FRAMES.items()}
+    out.update({key: ctx.load_json(name) for key, name in _JSON.items()})
+    out["indices"] = out["indices"].set_index("segment")
+    out["assignments"] = pd.read_csv(
+        ctx.artifact("assignments.csv"), dtype={"customer_id": "str"}
+    )
+    out["names"] = {
+        int(s): str(n)
+        for s, n in zip(
+            out["profiles"]["segment"], out["profiles"]["name"], strict=True
+        )
+    }
+    out["config"] = ctx.config
+    return out
+
+
+def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: name, customers, share of customers and revenue, key medians."""
+    out = pd.DataFrame(
+        {
+            "segment": profiles["name"],
+            "customers": profiles["size"],
+            "% of customers": (100 * profiles["share"]).round(1),
+            "% of revenue": (100 * profiles["revenue_share"]).round(1),
+        }
+    )
+    for column in [c for c in profiles.columns if c.startswith("median_")]:
+        out["median " + column.removeprefix("median_").replace("_", " ")] = profiles[
+            column
+        ].round(1)
+    return Table(out.reset_index(drop=True))
+
+
+def index_heatmap(
+    indices: pd.DataFrame, *, names: Mapping[int, str] | None = None
+) -> Figure:
+    """Heatmap of indices vs the average customer (100), capped at 300 for colour."""
+    data = indices.dropna(axis=1, how="all")
+    if data.empty:
+        return _empty("Index vs average customer", "no feature with an index")
+    data = data.rename(index=lambda s: _name(names, s))
+    fig = ReportFigure(figsize=(max(7, 0.7 * data.shape[1] + 3), 0.6 * len(data) + 2.2))
+    ax = fig.subplots()
+    sns.heatmap(
+        data.clip(upper=300),
+        annot=data.round(0),
+        fmt=".0f",
+        cmap="RdBu_r",
+        center=100,
+        vmin=0,
+        vmax=300,
+        cbar_kws={"label": "index (100 = average)"},
+        ax=ax,
+    )
+    ax.set_title("Index vs the average customer (100 = average; colour capped at 300)")
+    ax.set_xlabel("feature")
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def snake_plot(
+    snake: pd.DataFrame, *, names: Mapping[int, str] | None = None
+) -> Figure:
+    """Standardised mean of every feature per segment (0 = average customer)."""
+    data = snake.assign(segment=snake["segment"].map(lambda s: _name(names, s)))
+    features = list(dict.fromkeys(data["feature"]))
+    fig = ReportFigure(figsize=(max(7, 0.6 * len(features) + 2), 4.5))
+    ax = fig.subplots()
+    sns.lineplot(
+        data=data, x="feature", y="value", hue="segment", marker="o", sort=False, ax=ax
+    )
+    ax.axhline(0, color="grey", lw=0.8, ls="--")
+    ax.set_title("Snake plot: standardised feature means per segment")
+    ax.set_ylabel("standard deviations from the average")
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.legend(title="segment", fontsize="small")
+    return fig
+
+
+def persona_markdown(cards: list[dict[str, Any]]) -> str:
+    """Render persona cards as Markdown (one section per segment).
+
+    Display it in a notebook with ``IPython.display.Markdown(persona_markdown(cards))``.
+    """
+    parts = []
+    for card in cards:
+        plays = "; ".join(f"**{p['play']}** — {p['why']}" for p in card["plays"])
+        parts.append(
+            f"#### {card['name']} (segment {card['segment']})\n\n"
+            f"- **Who they are:** {card['who']}\n"
+            f"- **How they buy:** {card['how_they_buy']}\n"
+            f"- **What they are worth:** {card['worth']}\n"
+            f"- **How stable:** {card['stability']}\n"
+            f"- **Plays that fit:** {plays}\n"
+        )
+    return "\n".join(parts)
+
+
+def persona_note(personas: list[dict[str, Any]]) -> Note:
+    """The persona cards as Markdown."""
+    return Note(persona_markdown(personas))
+
+
+def names_note(matches: pd.DataFrame, segments: Mapping[str, Any]) -> Note:
+    """Where each name came from: the automatic rules or the analyst's names file."""
+    from_file = int((matches["source"] == "names file").sum())
+    total = len(matches)
+    if from_file:
+        text = (
+            f"{from_file} of {total} segment names come from the analyst's names file "
+            "(matched to this run's segments by their profile, not by number); the "
+            "others are automatic."
+        )
+    else:
+        text = (
+            f"All {total} segment names are automatic, read from each segment's profile. "
+            "To rename a segment, copy `artifacts/segments.yaml` of this run next to "
+            "the config as `segments.yaml` and edit its `name` lines."
+        )
+    return Note(text)
+
+
+def rules_table(rules: Mapping[str, Any]) -> pd.DataFrame:
+    """Per segment: the rule as text and as SQL, with its fidelity and precision."""
+    rows = pd.DataFrame(rules["segments"])
+    out = pd.DataFrame(
+        {
+            "segment": rows["name"],
+            "customers": rows["size"],
+            "rule": rows["text"],
+            "SQL WHERE clause": rows["sql"],
+            "found by the rule %": (100 * rows["fidelity"]).round(1),
+            "rule precision %": (100 * rows["precision"].astype(float)).round(1),
+        }
+    )
+    return Table(out)
+
+
+def fidelity_note(rules: Mapping[str, Any]) -> Note:
+    """One sentence on how faithfully the rules reproduce the segments."""
+    return Note(
+        f"A decision tree of depth {rules['max_depth']} on "
+        f"{len(rules['features'])} interpretable features places "
+        f"**{rules['fidelity']:.1%}** of customers in the same segment as the model."
+    )
+
+
+def migration_heatmap(
+    migration: pd.DataFrame, *, comparison: str = "previous run"
+) -> Figure:
+    """Row-normalised migration matrix (share of each earlier state now in each state)."""
+    title = {
+        "previous run": "Where customers of the previous run's segments are now",
+        "within run": "Where customers were one horizon ago and where they are now",
+    }.get(comparison, comparison)
+    part = migration[migration["comparison"] == comparison]
+    if part.empty:
+        return _empty(title, f"no {comparison} comparison in this run")
+    rows = list(dict.fromkeys(part["previous"]))
+    cols = list(dict.fromkeys(part["current"]))
+    table = part.pivot(index="previous", columns="current", values="share").reindex(
+        index=rows, columns=cols
+    )
+    counts = part.pivot(index="previous", columns="current", values="customers")
+    empty_rows = counts.reindex(index=rows).sum(axis=1) == 0
+    table = table.loc[~empty_rows.to_numpy()]
+    empty_cols = counts.reindex(columns=cols).sum(axis=0) == 0
+    table = table.loc[:, ~empty_cols.to_numpy()]
+    fig = ReportFigure(figsize=(0.9 * table.shape[1] + 4, 0.55 * len(table) + 2.2))
+    ax = fig.subplots()
+    sns.heatmap(
+        100 * table,
+        annot=True,
+        fmt=".0f",
+        cmap="Blues",
+        vmin=0,
+        vmax=100,
+        cbar_kws={"label": "% of the row"},
+        ax=ax,
+    )
+    ax.set_title(title)
+    ax.set_xlabel("now")
+    ax.set_ylabel("before")
+    ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def _comparison(
+    evolution: Mapping[str, Any], comparison: str
+) -> Mapping[str, Any] | None:
+    key = {"previous run": "previous_run", "within run": "within_run"}[comparison]
+    return evolution.get(key)
+
+
+def size_changes_table(
+    evolution: Mapping[str, Any], *, comparison: str = "previous run"
+) -> pd.DataFrame:
+    """Customers per segment before and now, with the change."""
+    found = _comparison(evolution, comparison)
+    if not found:
+        return Table(
+            pd.DataFrame({"note": [f"no {comparison} comparison in this run"]})
+        )
+    sizes = pd.DataFrame(found["sizes"])
+    out = pd.DataFrame(
+        {
+            "segment": sizes["segment"],
+            "before": sizes["previous_size"],
+            "now": sizes["current_size"],
+            "change": sizes["change"],
+            "change %": sizes["change_pct"].astype(float).round(1),
+        }
+    )
+    return Table(out)
+
+
+def size_changes_chart(
+    evolution: Mapping[str, Any], *, comparison: str = "previous run"
+) -> Figure:
+    """Share of customers per segment before and now (bars side by side)."""
+    before = "one horizon ago" if comparison == "within run" else "previous run"
+    title = f"Share of customers per segment: {before} vs now"
+    found = _comparison(evolution, comparison)
+    if not found:
+        return _empty(title, f"no {comparison} comparison in this run")
+    sizes = pd.DataFrame(found["sizes"])
+    long = sizes.melt(
+        id_vars="segment",
+        value_vars=["previous_share", "current_share"],
+        var_name="when",
+        value_name="share",
+    )
+    long["when"] = long["when"].map(
+        {"previous_share": "before", "current_share": "now"}
+    )
+    long["share"] = 100 * long["share"]
+    fig = ReportFigure(figsize=(max(6, 1.2 * len(sizes) + 2), 4))
+    ax = fig.subplots()
+    sns.barplot(data=long, x="segment", y="share", hue="when", ax=ax)
+    ax.set_title(title)
+    ax.set_ylabel("% of customers")
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=20)
+    return fig
+
+
+def evolution_note(evolution: Mapping[str, Any]) -> Note:
+    """Headline of both comparisons (or why they are missing)."""
+    parts = []
+    prev = evolution.get("previous_run")
+    if prev:
+        parts.append(
+            f"**Since the previous run ({prev['run_id']}):** {prev['stayed_share']:.0%} of "
+            f"the {prev['customers_both']:,} customers in both runs kept their segment "
+            f"(adjusted Rand index {prev['ari']:.2f}); {prev['customers_new']:,} customers "
+            f"are new and {prev['customers_lapsed']:,} dropped out."
+        )
+    within = evolution.get("within_run")
+    if within:
+        parts.append(
+            f"**Within this run ({within['t0']} to {within['as_of']}):** "
+            f"{within['stayed_share']:.0%} of the {within['customers_both']:,} customers "
+            f"active at {within['t0']} are in the same segment now (adjusted Rand index "
+            f"{within['ari']:.2f}); {within['customers_new']:,} customers bought for the "
+            "first time since."
+        )
+    parts.extend(f"*Note:* {n}" for n in evolution.get("notes", []))
+    return Note("\n\n".join(parts) or "No comparison was possible.")
+
+
+def export_sample(
+    assignments: pd.DataFrame,
+    *,
+    config: Mapping[str, Any],
+    per_segment: int = 2,
+) -> pd.DataFrame:
+    """A few rows of ``assignments.csv`` per segment, ids pseudonymised by default."""
+    rows = (
+        assignments.groupby("segment_id", sort=True, group_keys=False)
+        .head(per_segment)
+        .sort_values(["segment_id", "customer_id"])
+        .reset_index(drop=True)
+    )
+    if config.get("profiles", {}).get("hash_ids", True):
+        rows["customer_id"] = pseudonymise(
+            rows["customer_id"], salt=pseudonym_salt(dict(config))
+        ).to_numpy()
+    return Table(rows)

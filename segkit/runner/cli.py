@@ -1,0 +1,156 @@
+"""Command line: ``segkit report`` and ``segkit score`` (also ``python -m segkit``).
+
+Every :class:`~segkit.exceptions.SegkitError` ends the command with one line
+``segkit: error: <message>`` on stderr and exit status 2, never a traceback. A report
+whose notebooks ran but one failed exits with status 1 after printing the run
+folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from segkit.exceptions import ConfigError, SegkitError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``segkit`` argument parser with its ``report`` and ``score`` subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="segkit",
+        description="Customer-segmentation workbench: dated HTML reports and scoring.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    report = sub.add_parser(
+        "report",
+        help="run the numbered notebooks into reports/<date>[-N]/",
+        description=(
+            "Run every numbered notebook with papermill into a new run folder and "
+            "write one HTML page per notebook, index.html and manifest.json. The "
+            "last line printed is the run folder."
+        ),
+    )
+    report.add_argument("--config", required=True, metavar="FILE", help="YAML config")
+    report.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set clustering.k_max=8 (repeatable)",
+    )
+    report.add_argument(
+        "--compare-to",
+        metavar="RUN_DIR",
+        help="earlier run folder to compare segments with (sets profiles.compare_to)",
+    )
+    report.add_argument(
+        "--output-dir", metavar="DIR", help="where run folders go (default: reports/)"
+    )
+    report.add_argument(
+        "--notebooks", metavar="NN,NN", help="run only these notebooks, e.g. 01,02"
+    )
+    report.add_argument(
+        "--notebooks-dir",
+        metavar="DIR",
+        help="folder of the notebooks (default: notebooks/)",
+    )
+    report.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress details"
+    )
+
+    score = sub.add_parser(
+        "score",
+        help="assign segments to new customers with a saved model",
+        description="Score a file of customers or transactions with a saved model.",
+    )
+    score.add_argument("--model", required=True, metavar="M", help="saved model file")
+    score.add_argument("--input", required=True, metavar="F", help="data to score")
+    score.add_argument("--out", required=True, metavar="O", help="output file")
+    score.add_argument(
+        "--config", metavar="C", help="config describing the input columns"
+    )
+    return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from segkit.runner.notebooks import configure_logging, run_report
+
+    configure_logging(verbose=args.verbose)
+    overrides = list(args.overrides)
+    if args.compare_to:
+        previous = Path(args.compare_to).expanduser()
+        if not previous.is_dir():
+            raise ConfigError(
+                f"--compare-to {args.compare_to!r}: no such run folder; pass an earlier "
+                "run, e.g. --compare-to reports/2026-11-23"
+            )
+        overrides.append(f"profiles.compare_to={previous.resolve()}")
+    result = run_report(
+        args.config,
+        overrides,
+        notebooks_dir=args.notebooks_dir,
+        output_dir=args.output_dir,
+        notebooks=args.notebooks,
+        progress=partial(print, flush=True),
+    )
+    if result.failed:
+        names = ", ".join(nb.name for nb in result.failed)
+        print(
+            f"segkit: {len(result.failed)} notebook(s) failed: {names}; "
+            f"see {result.index_path}",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(result.run_dir, flush=True)
+    return result.exit_code
+
+
+def _score(args: argparse.Namespace) -> int:
+    try:
+        from segkit.scoring import score_file
+    except ImportError as exc:
+        raise SegkitError(
+            f"segkit score is not available in this installation ({exc}); "
+            "reinstall segkit with `make venv`"
+        ) from None
+    scored = score_file(args.model, args.input, args.out, config_path=args.config)
+    if hasattr(scored, "__len__"):
+        print(f"scored {len(scored):,} customers", flush=True)
+    print(Path(args.out), flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``segkit`` command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 success, 1 a report notebook failed, 2 a usage or input error.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return _score(args) if args.command == "score" else _report(args)
+    except SegkitError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        print(f"segkit: error: {message}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("segkit: interrupted", file=sys.stderr, flush=True)
+        return 130

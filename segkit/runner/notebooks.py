@@ -1,0 +1,544 @@
+"""The report runner: numbered notebooks -> executed copies -> HTML -> index + manifest.
+
+:func:`run_report` validates the config, creates a new run folder
+``<output_dir>/<YYYY-MM-DD>[-N]`` (never reused, see :func:`segkit.context.new_run_dir`),
+and executes every numbered notebook ``NN-name.ipynb`` in order with papermill,
+passing ``config_path``, ``run_dir`` and ``overrides``. Each executed notebook is
+kept in ``<run>/notebooks/`` and exported to ``<run>/NN-name.html`` (code hidden).
+A notebook that fails keeps its executed copy with the error and its HTML; the
+notebooks after it are marked ``skipped``. ``manifest.json`` and ``index.html``
+are written at the start (status ``running``) and again at the end.
+
+Only this module configures logging (:func:`configure_logging`, called by the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segkit.config import load_config
+from segkit.context import new_run_dir
+from segkit.exceptions import RunError
+from segkit.runner.html import export_notebook_html, write_index
+from segkit.runner.manifest import new_manifest, now, write_manifest
+
+__all__ = [
+    "NOTEBOOK_PATTERN",
+    "RUNNER_PARAMETERS",
+    "KERNEL_NAME",
+    "NotebookResult",
+    "RunResult",
+    "find_notebooks",
+    "check_parameters",
+    "resolve_kernel",
+    "run_report",
+    "configure_logging",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File names of the notebooks a report runs: two digits, a dash, a name.
+NOTEBOOK_PATTERN = re.compile(r"^(\d\d)-[^/\\]+\.ipynb$")
+#: Parameters the runner passes to every notebook.
+RUNNER_PARAMETERS = ("config_path", "run_dir", "overrides")
+#: Kernel that ``make venv`` installs into the venv (``ipykernel install --sys-prefix``).
+KERNEL_NAME = "segkit"
+_FALLBACK_KERNEL = "python3"  # ipykernel's own spec: always runs sys.executable
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of one notebook in a run.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``"01-explore"``.
+    source : Path
+        The notebook that was run.
+    status : {"pending", "ok", "failed", "skipped"}
+    seconds : float or None
+        Wall time of the execution.
+    error : str or None
+        One line, e.g. ``"SchemaError: column 'x' not found ..."``.
+    html, ipynb : str or None
+        Paths of the HTML page and the executed notebook, relative to the run folder.
+    """
+
+    name: str
+    source: Path
+    status: str = "pending"
+    seconds: float | None = None
+    error: str | None = None
+    html: str | None = None
+    ipynb: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The manifest entry of this notebook."""
+        return {**asdict(self), "source": str(self.source)}
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_report` produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+        The new run folder.
+    status : {"ok", "failed"}
+        ``"failed"`` when any notebook failed.
+    notebooks : list of NotebookResult
+        In run order.
+    manifest : dict
+        The content of ``manifest.json``.
+    """
+
+    run_dir: Path
+    status: str
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every notebook ran, 1 otherwise (the CLI's exit status)."""
+        return 0 if self.ok else 1
+
+    @property
+    def failed(self) -> list[NotebookResult]:
+        return [nb for nb in self.notebooks if nb.status == "failed"]
+
+    @property
+    def index_path(self) -> Path:
+        return self.run_dir / "index.html"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.run_dir / "manifest.json"
+
+
+def _selection(select: Iterable[Any] | str | None) -> list[str] | None:
+    if select is None:
+        return None
+    if isinstance(select, str | int):
+        select = str(select).split(",")
+    keys = []
+    for item in select:
+        text = str(item).strip()
+        if not text:
+            continue
+        keys.append(
+            f"{int(text):02d}" if text.isdigit() else text.removesuffix(".ipynb")
+        )
+    return keys or None
+
+
+def find_notebooks(
+    notebooks_dir: str | Path, select: Iterable[Any] | str | None = None
+) -> list[Path]:
+    """The numbered notebooks ``NN-name.ipynb`` of a folder, in order.
+
+    Parameters
+    ----------
+    notebooks_dir : str or Path
+        Folder holding the notebooks.
+    select : iterable or comma-separated str, optional
+        Numbers (``"01"``, ``1``) or stems (``"01-explore"``) of the notebooks to
+        run; default all.
+
+    Returns
+    -------
+    list of Path
+        Sorted by file name.
+
+    Raises
+    ------
+    RunError
+        The folder does not exist, holds no numbered notebook, or ``select`` names
+        a notebook that is not there.
+    """
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        raise RunError(
+            f"notebooks folder {str(folder)!r} not found; run from the project root "
+            "or pass notebooks_dir / --notebooks-dir"
+        )
+    found = sorted(p for p in folder.iterdir() if NOTEBOOK_PATTERN.match(p.name))
+    if not found:
+        raise RunError(
+            f"no numbered notebooks (NN-name.ipynb, e.g. 01-explore.ipynb) in "
+            f"{str(folder)!r}; add one or point notebooks_dir at the right folder"
+        )
+    keys = _selection(select)
+    if keys is None:
+        return found
+    chosen = []
+    for key in keys:
+        matches = [p for p in found if p.stem == key or p.name[:2] == key]
+        if not matches:
+            raise RunError(
+                f"notebook {key!r} not found in {str(folder)!r} (notebooks: "
+                f"{', '.join(p.stem for p in found)}); fix --notebooks or "
+                "report.notebooks"
+            )
+        chosen.extend(m for m in matches if m not in chosen)
+    return sorted(chosen)
+
+
+def check_parameters(notebook: str | Path, parameters: Iterable[str]) -> dict[str, Any]:
+    """Refuse a notebook that cannot take the runner's parameters.
+
+    papermill only warns when it passes a name the notebook does not declare, so a
+    typo would silently run with the default; here it is an error.
+
+    Parameters
+    ----------
+    notebook : str or Path
+        The notebook file.
+    parameters : iterable of str
+        Names the runner will pass.
+
+    Returns
+    -------
+    dict
+        The declared parameters, as :func:`papermill.inspect_notebook` reports them.
+
+    Raises
+    ------
+    RunError
+        The notebook lacks kernelspec/language_info metadata, has no cell tagged
+        ``parameters``, or does not declare one of ``parameters``.
+    """
+    import nbformat
+    import papermill
+
+    path = Path(notebook)
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # nbformat raises several types for a broken file
+        raise RunError(
+            f"notebook {str(path)!r} cannot be read ({type(exc).__name__}: {exc}); "
+            "restore it from git or re-save it in JupyterLab"
+        ) from None
+    missing_meta = [
+        key for key in ("kernelspec", "language_info") if key not in nb.metadata
+    ]
+    if missing_meta:
+        raise RunError(
+            f"notebook {path.name!r} lacks metadata {missing_meta}, which papermill "
+            "needs; open it in JupyterLab on the 'segkit' kernel and save it"
+        )
+    declared = papermill.inspect_notebook(str(path))
+    if not declared:
+        raise RunError(
+            f"notebook {path.name!r} has no cell tagged 'parameters'; add one declaring "
+            f"{', '.join(RUNNER_PARAMETERS)} as literals and tag it 'parameters'"
+        )
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise RunError(
+            f"notebook {path.name!r} does not declare the parameters {unknown} "
+            f"(its parameters cell declares: {', '.join(declared) or 'nothing'}); "
+            "add them to its parameters cell or stop passing them"
+        )
+    return declared
+
+
+def _runs_this_python(executable: str) -> bool:
+    if executable in {"python", "python3", f"python3.{sys.version_info[1]}"}:
+        return True  # jupyter_client replaces these by sys.executable
+    # Same bin/ folder = same venv; symlinks are not resolved on purpose (a venv's
+    # python links to the base interpreter, which would not tell venvs apart).
+    exe = Path(os.path.abspath(executable))
+    return exe.parent == Path(os.path.abspath(sys.executable)).parent
+
+
+def resolve_kernel(name: str = KERNEL_NAME, *, install: bool = True) -> str:
+    """Name of a kernel that runs this Python (``sys.executable``).
+
+    The ``segkit`` kernel is installed into the venv by ``make venv``. When it is
+    missing it is installed the same way (``ipykernel install --sys-prefix``);
+    when it points at another interpreter (a kernel of another checkout earlier on
+    the Jupyter path), or cannot be installed, ipykernel's native ``python3`` kernel
+    is used, which jupyter_client starts with ``sys.executable``.
+
+    Parameters
+    ----------
+    name : str
+        Preferred kernel name.
+    install : bool
+        Install ``name`` into ``sys.prefix`` when no kernel of that name exists.
+
+    Returns
+    -------
+    str
+        ``name`` or ``"python3"``.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        spec = None
+        if install:
+            try:
+                from ipykernel.kernelspec import install as install_kernel
+
+                install_kernel(
+                    kernel_name=name, display_name="segkit (.venv)", prefix=sys.prefix
+                )
+                spec = KernelSpecManager().get_kernel_spec(name)
+                logger.info("installed the %r kernel into %s", name, sys.prefix)
+            except (OSError, NoSuchKernel) as exc:
+                logger.warning("could not install the %r kernel: %s", name, exc)
+    if spec is not None and spec.argv and _runs_this_python(spec.argv[0]):
+        return name
+    if spec is not None:
+        logger.warning(
+            "kernel %r runs %s, not this Python (%s); using %r instead",
+            name,
+            spec.argv[0] if spec.argv else "?",
+            sys.executable,
+            _FALLBACK_KERNEL,
+        )
+    return _FALLBACK_KERNEL
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text))
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _error_summary(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    if ename:  # papermill.PapermillExecutionError: the notebook's own exception
+        return _one_line(f"{ename}: {getattr(exc, 'evalue', '')}")
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _execute(
+    nb: NotebookResult,
+    target: Path,
+    *,
+    parameters: Mapping[str, Any],
+    kernel: str,
+    cwd: Path,
+    timeout: int | float | None,
+) -> None:
+    import papermill
+
+    start = time.perf_counter()
+    # The kernel inherits this process's environment: SEGKIT_QUIET=1 turns progress
+    # bars off (they would land as stderr noise in the executed notebooks).
+    previous = os.environ.get("SEGKIT_QUIET")
+    os.environ["SEGKIT_QUIET"] = "1"
+    try:
+        papermill.execute_notebook(
+            str(nb.source),
+            str(target),
+            parameters=dict(parameters),
+            kernel_name=kernel,
+            cwd=str(cwd),
+            execution_timeout=timeout,
+            start_timeout=180,
+            progress_bar=False,
+            log_output=False,
+            # The kernel's own log (e.g. "running over TCP without encryption") is
+            # noise in a report run; failures reach the run through nbclient anyway.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+        nb.status = "ok"
+    except Exception as exc:  # any failure of one notebook is recorded, not raised
+        nb.status, nb.error = "failed", _error_summary(exc)
+        logger.debug("notebook %s failed", nb.name, exc_info=True)
+    finally:
+        nb.seconds = round(time.perf_counter() - start, 2)
+        if previous is None:
+            os.environ.pop("SEGKIT_QUIET", None)
+        else:
+            os.environ["SEGKIT_QUIET"] = previous
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_report(
+    config_path: str | Path,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    *,
+    notebooks_dir: str | Path | None = None,
+    output_dir: str | Path | None = None,
+    notebooks: Iterable[Any] | str | None = None,
+    kernel_name: str | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> RunResult:
+    """Run the numbered notebooks into a new run folder and write its HTML reports.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The YAML config; validated before anything runs.
+    overrides : list of "key=value" or mapping, optional
+        Config overrides (``--set``), passed on to every notebook.
+    notebooks_dir : str or Path, optional
+        Folder of ``NN-name.ipynb`` notebooks; default ``notebooks/`` in the project
+        root of the config. Notebooks run with this folder as working directory.
+    output_dir : str or Path, optional
+        Where run folders go (relative paths: from the current folder); default
+        ``report.output_dir`` of the config (relative paths: from the project root).
+    notebooks : iterable or comma-separated str, optional
+        Run only these (``"01,02"``); default ``report.notebooks`` or all.
+    kernel_name : str, optional
+        Jupyter kernel; default :func:`resolve_kernel`.
+    progress : callable, optional
+        Called with one line per notebook as it finishes, e.g. ``print``.
+
+    Returns
+    -------
+    RunResult
+        ``status`` is ``"failed"`` when a notebook failed (its executed copy and
+        HTML are kept, later notebooks are ``skipped``); nothing is raised for it.
+
+    Raises
+    ------
+    ConfigError
+        The config or an override is invalid (no run folder is created).
+    RunError
+        No notebooks, or a notebook cannot take the runner's parameters.
+    """
+    config = load_config(config_path, overrides)
+    root = Path(config["root"])
+    folder = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"
+    select = notebooks if notebooks is not None else config["report"]["notebooks"]
+    sources = find_notebooks(folder, select)
+    for source in sources:
+        check_parameters(source, RUNNER_PARAMETERS)
+    kernel = kernel_name or resolve_kernel()
+
+    if output_dir is not None:  # given by the caller: relative to the current folder
+        out = Path(output_dir).expanduser().resolve()
+    else:  # from the config: relative to the project root
+        out = Path(config["report"]["output_dir"]).expanduser()
+        out = out if out.is_absolute() else root / out
+    run_dir = new_run_dir(out).resolve()
+    (run_dir / "notebooks").mkdir()
+    (run_dir / "artifacts").mkdir()
+    parameters = {
+        "config_path": config["config_path"],
+        "run_dir": str(run_dir),
+        "overrides": _jsonable(config["overrides"]),
+    }
+    results = [NotebookResult(name=p.stem, source=p.resolve()) for p in sources]
+    clock = time.perf_counter()
+    manifest = new_manifest(
+        config,
+        run_dir,
+        parameters=parameters,
+        notebooks_dir=folder,
+        kernel=kernel,
+        notebooks=[nb.as_dict() for nb in results],
+    )
+    write_manifest(run_dir / "manifest.json", manifest)
+    write_index(run_dir, manifest)
+    logger.info("run folder %s, kernel %s", run_dir, kernel)
+
+    stopped = False
+    try:
+        for nb in results:
+            if stopped:
+                nb.status = "skipped"
+                _say(progress, f"[skipped] {nb.name}")
+                continue
+            target = run_dir / "notebooks" / f"{nb.name}.ipynb"
+            try:
+                _execute(
+                    nb,
+                    target,
+                    parameters=parameters,
+                    kernel=kernel,
+                    cwd=folder,
+                    timeout=config["report"]["timeout"],
+                )
+            except KeyboardInterrupt:
+                nb.status, nb.error = "failed", "interrupted (Ctrl-C)"
+                raise
+            finally:
+                _finish_notebook(nb, run_dir, config["name"])
+            stopped = nb.status != "ok"
+            line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
+            _say(progress, line + (f"  {nb.error}" if nb.error else ""))
+    finally:
+        for nb in results:
+            if nb.status == "pending":
+                nb.status = "skipped"
+        status = "ok" if all(nb.status == "ok" for nb in results) else "failed"
+        manifest.update(
+            status=status,
+            finished=now(),
+            seconds=round(time.perf_counter() - clock, 2),
+            notebooks=[nb.as_dict() for nb in results],
+        )
+        write_manifest(run_dir / "manifest.json", manifest)
+        write_index(run_dir, manifest)
+    return RunResult(
+        run_dir=run_dir, status=status, notebooks=results, manifest=manifest
+    )
+
+
+def _finish_notebook(nb: NotebookResult, run_dir: Path, config_name: str) -> None:
+    target = run_dir / "notebooks" / f"{nb.name}.ipynb"
+    if target.exists():
+        nb.ipynb = f"notebooks/{target.name}"
+    try:
+        export_notebook_html(
+            target,
+            run_dir / f"{nb.name}.html",
+            run_id=run_dir.name,
+            config_name=config_name,
+            status=nb.status if nb.status in ("ok", "failed") else "failed",
+            seconds=nb.seconds,
+            error=nb.error,
+        )
+        nb.html = f"{nb.name}.html"
+    except Exception as exc:  # a broken export must not hide the notebook's own status
+        logger.warning("could not export %s to HTML: %s", nb.name, exc)
+        if nb.status == "ok":
+            nb.status, nb.error = "failed", f"HTML export failed: {_error_summary(exc)}"
+
+
+def _say(progress: Callable[[str], Any] | None, line: str) -> None:
+    if progress is not None:
+        progress(line)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log warnings (``verbose``: segkit's info too) to stderr, briefly.
+
+    Only the runner calls this; importing segkit never touches logging.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("segkit: %(levelname)s: %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("segkit").setLevel(logging.INFO if verbose else logging.WARNING)
+    for noisy in ("papermill", "nbclient", "traitlets", "nbconvert", "blib2to3"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)

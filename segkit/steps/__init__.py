@@ -1,1 +1,0 @@
-"""Analysis steps: each module has run(ctx) that reads and writes run-folder artifacts."""

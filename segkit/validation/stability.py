@@ -1,0 +1,452 @@
+"""Are the segments stable? Bootstrap Jaccard per segment and prediction strength.
+
+Two resampling checks of a segmentation, both on a bounded sample so that their cost
+does not grow with the number of customers:
+
+* :func:`bootstrap_stability` - Hennig's (2007) clusterwise stability. The reference
+  segments (the full-data assignments) are compared, on a sample of customers, with
+  the segments a fresh copy of the model finds on each of ``n_boot`` bootstrap
+  samples. For each reference segment the Jaccard similarity with its best-matching
+  bootstrap segment is averaged over the refits and read on Hennig's bands
+  (:data:`HENNIG_BANDS`). Also the adjusted Rand index (ARI) between bootstrap and
+  reference assignments and, for HDBSCAN, the stability of the noise share.
+* :func:`prediction_strength` - Tibshirani & Walther (2005): split the sample in
+  halves, cluster both, and measure for the worst test cluster how many of its pairs
+  the training clustering also puts together. The suggested number of segments is the
+  largest ``k`` whose strength is above the cutoff (0.8 or 0.9).
+
+The model is any estimator following the :class:`segkit.clustering.model.SegmentationModel`
+contract: ``sklearn.base.clone`` gives an unfitted copy, ``fit(frame)`` sets
+``labels_`` (a Series aligned with the frame), ``predict(frame)`` returns integer
+segment ids with ``-1`` for noise.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score
+
+from segkit.exceptions import DataError
+
+__all__ = [
+    "HENNIG_BANDS",
+    "StabilityResult",
+    "stability_band",
+    "bounded_sample",
+    "bootstrap_stability",
+    "prediction_strength",
+    "suggested_k",
+]
+
+logger = logging.getLogger(__name__)
+
+NOISE = -1
+
+#: Hennig's (2007) reading of the mean bootstrap Jaccard, as (lower bound, band).
+HENNIG_BANDS: tuple[tuple[float, str], ...] = (
+    (0.85, "highly stable"),
+    (0.75, "stable"),
+    (0.60, "doubtful membership"),
+    (0.0, "not trustworthy"),
+)
+
+
+def stability_band(jaccard: float) -> str:
+    """Name Hennig's band of a mean bootstrap Jaccard.
+
+    Parameters
+    ----------
+    jaccard : float
+        Mean Jaccard similarity in [0, 1].
+
+    Returns
+    -------
+    str
+        ``"highly stable"`` (>= 0.85), ``"stable"`` (>= 0.75), ``"doubtful
+        membership"`` (>= 0.6: a real pattern, but which customers belong to it is
+        uncertain) or ``"not trustworthy"`` (< 0.6, also for NaN).
+    """
+    for lower, band in HENNIG_BANDS:
+        if jaccard >= lower:
+            return band
+    return HENNIG_BANDS[-1][1]
+
+
+@dataclass
+class StabilityResult:
+    """What :func:`bootstrap_stability` measured.
+
+    Attributes
+    ----------
+    segments : DataFrame
+        One row per reference segment: ``segment``, ``size`` (customers of the
+        segment in the sample), ``jaccard`` (mean over refits), ``jaccard_q10``,
+        ``jaccard_q90``, ``share_absent`` (refits whose bootstrap sample held none of
+        its customers; they count as Jaccard 0), ``share_dissolved`` (Jaccard <= 0.5),
+        ``share_recovered`` (Jaccard >= 0.75) and ``band``.
+    refits : DataFrame
+        One row per refit: ``refit``, ``ari`` (bootstrap vs reference assignments on
+        the customers drawn), ``n_segments`` found and ``noise_share``.
+    jaccard : DataFrame
+        Refits x segments matrix of Jaccard values.
+    sample_size : int
+        Customers in the bounded sample the refits were drawn from.
+    n_boot : int
+        Number of refits.
+    scheme : str
+        ``bootstrap`` (drawn with replacement) or ``subset`` (80 % without).
+    reference_noise_share : float
+        Share of the sample the reference assignments mark as noise (-1).
+    """
+
+    segments: pd.DataFrame
+    refits: pd.DataFrame
+    jaccard: pd.DataFrame
+    sample_size: int
+    n_boot: int
+    scheme: str
+    reference_noise_share: float
+
+    def summary(self) -> dict:
+        """Global numbers: mean / 10th percentile ARI and the noise-share spread."""
+        ari = self.refits["ari"]
+        noise = self.refits["noise_share"]
+        return {
+            "sample_size": self.sample_size,
+            "n_boot": self.n_boot,
+            "scheme": self.scheme,
+            "ari_mean": float(ari.mean()),
+            "ari_q10": float(ari.quantile(0.1)),
+            "ari_band": stability_band(float(ari.mean())),
+            "reference_noise_share": self.reference_noise_share,
+            "noise_share_mean": float(noise.mean()),
+            "noise_share_sd": float(noise.std(ddof=0)),
+        }
+
+
+def bounded_sample(
+    labels: pd.Series, size: int, *, random_state: int = 0, min_per_segment: int = 10
+) -> pd.Index:
+    """Draw at most ``size`` customers, stratified by segment, keeping small segments.
+
+    Every segment keeps at least ``min(its size, min_per_segment)`` customers, so a
+    small segment is never lost from the sample; the rest is proportional.
+
+    Parameters
+    ----------
+    labels : Series
+        Segment id per customer (index customer_id).
+    size : int
+        Upper bound on the sample (a little more when small segments are topped up).
+    random_state : int
+        Seed of the draw.
+    min_per_segment : int
+        Floor per segment.
+
+    Returns
+    -------
+    Index
+        The customers drawn, in the order of ``labels``.
+    """
+    if size < 2:
+        raise DataError(
+            f"validation.sample_size is {size}; set it to at least 100 customers"
+        )
+    if len(labels) <= size:
+        return labels.index
+    rng = np.random.default_rng(random_state)
+    share = size / len(labels)
+    keep = np.zeros(len(labels), dtype=bool)
+    codes = labels.to_numpy()
+    for segment in np.unique(codes):
+        where = np.flatnonzero(codes == segment)
+        take = max(int(round(len(where) * share)), min(len(where), min_per_segment))
+        keep[rng.choice(where, size=min(take, len(where)), replace=False)] = True
+    return labels.index[keep]
+
+
+def _fit_labels(model, frame: pd.DataFrame) -> np.ndarray:
+    return _labels_of(clone(model).fit(frame), frame)
+
+
+def _labels_of(fitted, frame: pd.DataFrame) -> np.ndarray:
+    """Training assignments of a fitted model (``labels_``, else ``predict``)."""
+    found = getattr(fitted, "labels_", None)
+    if found is None or len(found) != len(frame):
+        found = fitted.predict(frame)
+    return np.asarray(found, dtype=int)
+
+
+def _best_jaccard(reference: np.ndarray, found: np.ndarray, segment: int) -> float:
+    members = reference == segment
+    n_members = int(members.sum())
+    if n_members == 0:
+        return 0.0
+    if segment == NOISE:
+        candidates = [NOISE]
+    else:
+        candidates = [c for c in np.unique(found) if c != NOISE]
+    best = 0.0
+    for candidate in candidates:
+        other = found == candidate
+        inter = int((members & other).sum())
+        union = n_members + int(other.sum()) - inter
+        if union:
+            best = max(best, inter / union)
+    return best
+
+
+def bootstrap_stability(
+    model,
+    features: pd.DataFrame,
+    *,
+    labels: pd.Series | None = None,
+    n_boot: int = 50,
+    sample_size: int = 3000,
+    random_state: int = 0,
+    resample: str = "auto",
+) -> StabilityResult:
+    """Clusterwise bootstrap stability (Hennig 2007) of a segmentation.
+
+    A bounded, segment-stratified sample of ``sample_size`` customers is drawn; each
+    refit clusters a bootstrap sample of it (drawn with replacement, same size) with
+    an unfitted clone of ``model``. For each reference segment ``C``, restricted to
+    the distinct customers the bootstrap drew, the Jaccard ``|C & D| / |C | D|`` with
+    the best-matching bootstrap segment ``D`` is recorded. A segment none of whose
+    customers was drawn scores 0 for that refit (counted in ``share_absent``); a
+    segment of one customer scores ``1 / |D|``, so it is stable only if it stays on
+    its own. Noise (-1) is matched only with the bootstrap noise and never with a
+    segment.
+
+    Parameters
+    ----------
+    model : estimator
+        A (fitted or unfitted) segmentation model; only its settings are used.
+    features : DataFrame
+        The frame the model is fitted on (index customer_id).
+    labels : Series, optional
+        Reference assignments (index customer_id, e.g. ``labels.parquet``); by
+        default a clone of ``model`` is fitted on the sample.
+    n_boot : int
+        Number of bootstrap refits (``validation.bootstrap``).
+    sample_size : int
+        Bound on the customers resampled (``validation.sample_size``).
+    random_state : int
+        Seed of the sample and the bootstrap draws; same seed, same result.
+    resample : {"auto", "bootstrap", "subset"}
+        ``bootstrap`` draws with replacement; ``subset`` draws 80 % without
+        replacement (Hennig's alternative for density-based methods, where
+        duplicated customers would form artificial dense spots); ``auto`` uses
+        ``subset`` for HDBSCAN and ``bootstrap`` otherwise.
+
+    Returns
+    -------
+    StabilityResult
+    """
+    if resample not in ("auto", "bootstrap", "subset"):
+        raise DataError(
+            f"resample is {resample!r}; use 'auto', 'bootstrap' or 'subset'"
+        )
+    algorithm = model.get_params(deep=False).get("algorithm")
+    scheme = resample
+    if resample == "auto":
+        scheme = "subset" if algorithm == "hdbscan" else "bootstrap"
+    if n_boot < 1:
+        raise DataError(f"validation.bootstrap is {n_boot}; set it to 1 or more")
+    if labels is None:
+        rng_index = np.random.default_rng(random_state)
+        n = min(sample_size, len(features))
+        picked = np.sort(rng_index.choice(len(features), size=n, replace=False))
+        sample = features.iloc[picked]
+        reference = _fit_labels(model, sample)
+    else:
+        missing = features.index.difference(labels.index)
+        if len(missing):
+            raise DataError(
+                f"{len(missing)} customers of the features (e.g. {missing[0]!r}) have "
+                "no segment in labels; pass the labels the model assigned to these "
+                "features (labels.parquet of the same run)"
+            )
+        aligned = labels.reindex(features.index).astype(int)
+        chosen = bounded_sample(aligned, sample_size, random_state=random_state)
+        sample = features.loc[chosen]
+        reference = aligned.loc[chosen].to_numpy()
+    n = len(sample)
+    segments = sorted(int(s) for s in np.unique(reference))
+    rng = np.random.default_rng(random_state)
+    rows, values = [], []
+    boot_index = pd.Index([f"b{i}" for i in range(n)], name=features.index.name)
+    for refit in range(n_boot):
+        draw = (
+            rng.integers(0, n, size=n)
+            if scheme == "bootstrap"
+            else np.sort(rng.choice(n, size=max(2, int(0.8 * n)), replace=False))
+        )
+        frame = sample.iloc[draw].set_axis(boot_index[: len(draw)], axis=0)
+        found_all = _fit_labels(model, frame)
+        distinct, first = np.unique(draw, return_index=True)
+        found, ref = found_all[first], reference[distinct]
+        values.append([_best_jaccard(ref, found, s) for s in segments])
+        rows.append(
+            {
+                "refit": refit,
+                "ari": float(adjusted_rand_score(ref, found)),
+                "n_segments": int(len(set(found.tolist()) - {NOISE})),
+                "noise_share": float(np.mean(found == NOISE)),
+                "absent": [s for s in segments if not np.any(ref == s)],
+            }
+        )
+    jaccard = pd.DataFrame(values, columns=pd.Index(segments, name="segment"))
+    jaccard.index.name = "refit"
+    refits = pd.DataFrame(rows)
+    absent = pd.Series(
+        {s: np.mean([s in r for r in refits["absent"]]) for s in segments}
+    )
+    sizes = pd.Series(reference).value_counts()
+    table = pd.DataFrame(
+        {
+            "segment": segments,
+            "size": [int(sizes.get(s, 0)) for s in segments],
+            "jaccard": jaccard.mean().to_numpy(),
+            "jaccard_q10": jaccard.quantile(0.1).to_numpy(),
+            "jaccard_q90": jaccard.quantile(0.9).to_numpy(),
+            "share_absent": absent.to_numpy(),
+            "share_dissolved": (jaccard <= 0.5).mean().to_numpy(),
+            "share_recovered": (jaccard >= 0.75).mean().to_numpy(),
+        }
+    )
+    table["band"] = table["jaccard"].map(stability_band)
+    logger.info(
+        "bootstrap stability: %d refits on %d customers, mean ARI %.3f",
+        n_boot,
+        n,
+        refits["ari"].mean(),
+    )
+    return StabilityResult(
+        segments=table,
+        refits=refits.drop(columns="absent"),
+        jaccard=jaccard,
+        sample_size=n,
+        n_boot=n_boot,
+        scheme=scheme,
+        reference_noise_share=float(np.mean(reference == NOISE)),
+    )
+
+
+def _strength(test_labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Worst test cluster's share of pairs that the training clustering co-assigns."""
+    worst = np.inf
+    for cluster in np.unique(test_labels):
+        if cluster == NOISE:
+            continue
+        members = predicted[test_labels == cluster]
+        n = len(members)
+        if n < 2:
+            continue
+        counts = np.unique(members[members != NOISE], return_counts=True)[1]
+        worst = min(worst, float(np.sum(counts * (counts - 1)) / (n * (n - 1))))
+    return float(worst) if np.isfinite(worst) else float("nan")
+
+
+def _supports_k(model) -> bool:
+    params = model.get_params(deep=False)
+    return "n_segments" in params and params.get("algorithm") != "hdbscan"
+
+
+def prediction_strength(
+    model,
+    features: pd.DataFrame,
+    *,
+    k_values: list[int] | range,
+    n_splits: int = 2,
+    sample_size: int = 3000,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Prediction strength (Tibshirani & Walther 2005) of the model's algorithm by k.
+
+    For each split the sample is cut in two random halves; each half is clustered
+    with a clone of ``model`` set to ``k`` segments, and the other half's model
+    predicts it. The strength of one fold is the smallest, over the test clusters of
+    at least two customers, share of within-cluster pairs that the other half's model
+    also puts in one segment (noise never counts as together).
+
+    Parameters
+    ----------
+    model : estimator
+        Segmentation model with an ``n_segments`` setting; for HDBSCAN (which chooses
+        its own number of segments) one row is returned for the number it finds.
+    features : DataFrame
+        The frame the model is fitted on.
+    k_values : sequence of int
+        Numbers of segments to try (e.g. ``clustering.k_min .. k_max``).
+    n_splits : int
+        Random half-splits per k; each gives two folds.
+    sample_size : int
+        Bound on the customers used.
+    random_state : int
+        Seed of the sample and the splits.
+
+    Returns
+    -------
+    DataFrame
+        ``k``, ``strength`` (mean over folds), ``strength_min``, ``strength_max``,
+        ``folds``, ``sample_size``.
+    """
+    if len(features) < 4:
+        raise DataError(
+            f"prediction strength needs at least 4 customers, got {len(features)}; "
+            "use a larger data set"
+        )
+    rng = np.random.default_rng(random_state)
+    n = min(sample_size, len(features))
+    sample = features.iloc[np.sort(rng.choice(len(features), size=n, replace=False))]
+    splits = [rng.permutation(n) for _ in range(n_splits)]
+    ks: list[int | None] = list(k_values) if _supports_k(model) else [None]
+    rows = []
+    for k in ks:
+        estimator = clone(model) if k is None else clone(model).set_params(n_segments=k)
+        scores, found_k = [], []
+        for order in splits:
+            halves = [
+                sample.iloc[np.sort(order[: n // 2])],
+                sample.iloc[np.sort(order[n // 2 :])],
+            ]
+            fitted = [clone(estimator).fit(half) for half in halves]
+            for test, train in ((0, 1), (1, 0)):
+                own = _labels_of(fitted[test], halves[test])
+                other = np.asarray(fitted[train].predict(halves[test]), dtype=int)
+                scores.append(_strength(own, other))
+                found_k.append(len(set(own.tolist()) - {NOISE}))
+        values = np.asarray(scores, dtype=float)
+        values = values[np.isfinite(values)] if np.isfinite(values).any() else [np.nan]
+        rows.append(
+            {
+                "k": int(k) if k is not None else int(np.median(found_k)),
+                "strength": float(np.mean(values)),
+                "strength_min": float(np.min(values)),
+                "strength_max": float(np.max(values)),
+                "folds": len(scores),
+                "sample_size": n,
+            }
+        )
+    logger.info("prediction strength over k=%s on %d customers", ks, n)
+    return pd.DataFrame(rows)
+
+
+def suggested_k(table: pd.DataFrame, cutoff: float) -> int | None:
+    """Largest ``k`` whose prediction strength reaches ``cutoff`` (None if none does).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`prediction_strength`.
+    cutoff : float
+        Tibshirani & Walther suggest 0.8 (moderately) or 0.9 (well separated).
+    """
+    passing = table.loc[table["strength"] >= cutoff, "k"]
+    return int(passing.max()) if len(passing) else None

@@ -1,0 +1,163 @@
+"""The ``validate`` step (notebook 04): stability, distinctness, outcomes, verdict.
+
+Reads ``model.joblib``, ``features.parquet``, ``labels.parquet`` (and
+``matrix.parquet`` when the model was fitted on it), plus ``transactions.parquet``,
+``returns.parquet`` and ``customers.parquet`` when present. Writes:
+
+- ``validation.json`` - everything notebook 04 and the profile step read: per-segment
+  stability (Jaccard, band), global ARI and noise share, prediction strength and the
+  suggested k, distinctness, outcomes and their comparison, the verdict table and
+  sentence, thresholds and sample sizes;
+- CSV tables ``stability.csv``, ``stability_refits.csv``, ``prediction_strength.csv``,
+  ``distinctness.csv`` (per segment), ``distinctness_features.csv`` (Kruskal-Wallis
+  per feature), ``segment_effects.csv`` (Cliff's delta per segment and feature),
+  ``outcomes.csv``, ``outcome_comparison.csv`` and ``verdict.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+
+from segkit.clustering.model import SegmentationModel
+from segkit.context import RunContext
+from segkit.validation.verdict import validate_segmentation
+
+__all__ = ["run", "records"]
+
+logger = logging.getLogger(__name__)
+
+
+def records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """A frame as JSON-safe records (NaN -> null, dates as ISO strings)."""
+    if frame is None:
+        return None
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def _fit_frame(
+    ctx: RunContext, model: SegmentationModel, features: pd.DataFrame
+) -> pd.DataFrame | None:
+    """The matrix when the model was fitted on it rather than on the features."""
+    used = list(getattr(model, "feature_names_in_", []) or [])
+    if not used or set(used) <= set(map(str, features.columns)):
+        return None
+    return ctx.load_frame("matrix.parquet")
+
+
+def _customers(ctx: RunContext) -> pd.DataFrame | None:
+    if not ctx.has("customers.parquet"):
+        return None
+    customers = ctx.load_frame("customers.parquet")
+    if "customer_id" in customers.columns:
+        customers = customers.set_index("customer_id")
+    customers.index = customers.index.astype("str")
+    return customers
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    """Validate the run's chosen segmentation and write the validation artifacts."""
+    start = time.perf_counter()
+    model = SegmentationModel.load(ctx.artifact("model.joblib"))
+    features = ctx.load_frame("features.parquet")
+    labels = ctx.load_frame("labels.parquet")["segment"].astype(int)
+    transactions = returns = None
+    if ctx.has_transactions and ctx.has("transactions.parquet"):
+        transactions = ctx.load_frame("transactions.parquet")
+        if ctx.has("returns.parquet"):
+            returns = ctx.load_frame("returns.parquet")
+    result = validate_segmentation(
+        model,
+        features,
+        labels,
+        ctx.config,
+        fit_frame=_fit_frame(ctx, model, features),
+        transactions=transactions,
+        returns=returns,
+        customers=_customers(ctx),
+    )
+    stab = result["stability"]
+    ctx.save_frame("stability.csv", stab.segments)
+    ctx.save_frame("stability_refits.csv", stab.refits)
+    ctx.save_frame("prediction_strength.csv", result["prediction_strength"])
+    ctx.save_frame("distinctness.csv", result["distinctness"])
+    ctx.save_frame("distinctness_features.csv", result["kruskal"])
+    ctx.save_frame("segment_effects.csv", result["effects"])
+    ctx.save_frame("verdict.csv", result["verdict"])
+    found = result["outcomes"]
+    outcome_info: dict[str, Any] | None = None
+    if found is not None:
+        ctx.save_frame("outcomes.csv", found["per_segment"])
+        ctx.save_frame("outcome_comparison.csv", found["comparison"])
+        outcome_info = {
+            "kind": result["outcome_kind"],
+            "per_segment": records(found["per_segment"]),
+            "comparison": records(found["comparison"]),
+        }
+        if result["outcome_kind"] == "retention":
+            outcome_info |= {
+                "t0": found["t0"].isoformat(),
+                "as_of": found["as_of"].isoformat(),
+                "horizon_days": found["horizon_days"],
+                "customers": found["customers"],
+                "matching": records(found["matching"]),
+            }
+        else:
+            outcome_info["column"] = found["column"]
+    seconds = round(time.perf_counter() - start, 2)
+    v = ctx.config["validation"]
+    payload = {
+        "sample_sizes": {
+            "customers": int(len(labels)),
+            "stability_sample": stab.sample_size,
+            "bootstrap_refits": stab.n_boot,
+            "prediction_strength_sample": int(
+                result["prediction_strength"]["sample_size"].iloc[0]
+            ),
+            "prediction_strength_folds": int(
+                result["prediction_strength"]["folds"].iloc[0]
+            ),
+            "ci_resamples": int(v["ci_resamples"]),
+            "outcome_customers": None if found is None else found.get("customers"),
+            "refitted": result["refitted"],
+        },
+        "stability": {
+            "segments": records(stab.segments),
+            "global": stab.summary(),
+        },
+        "prediction_strength": {
+            "table": records(result["prediction_strength"]),
+            "suggested_k": {str(c): k for c, k in result["suggested_k"].items()},
+            "model_k": int(len([s for s in labels.unique() if s != -1])),
+        },
+        "distinctness": {
+            "features": records(result["kruskal"]),
+            "segments": records(result["distinctness"]),
+            "pairs": records(result["pairwise"]),
+        },
+        "outcomes": outcome_info,
+        "verdict": {
+            "table": records(result["verdict"]),
+            "text": result["verdict_text"],
+            "thresholds": result["thresholds"],
+        },
+        "seconds": seconds,
+    }
+    ctx.save_json("validation.json", payload)
+    logger.info(
+        "validate: %d refits on %d customers, %.1f s",
+        stab.n_boot,
+        stab.sample_size,
+        seconds,
+    )
+    return {
+        "verdict": result["verdict_text"],
+        "ari_mean": round(stab.summary()["ari_mean"], 3),
+        "stability_sample": stab.sample_size,
+        "bootstrap_refits": stab.n_boot,
+        "seconds": seconds,
+    }
