@@ -21,7 +21,6 @@ as_of          the analysis date the features were computed at (YYYY-MM-DD)
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,50 +28,14 @@ from typing import Any
 import pandas as pd
 
 from segkit.exceptions import InputFileError, ModelError, SchemaError
-from segkit.profiles.profile import segment_label
+from segkit.profiles.export import ASSIGNMENT_COLUMNS, assignments_frame
 
 __all__ = ["ASSIGNMENT_COLUMNS", "assignments_frame", "score_file", "score_features"]
 
 logger = logging.getLogger(__name__)
 
+
 #: Columns of assignments.csv and of score_file's output, in order.
-ASSIGNMENT_COLUMNS = ["customer_id", "segment_id", "segment_name", "run_id", "as_of"]
-
-
-def assignments_frame(
-    labels: pd.Series,
-    *,
-    names: dict[int, str] | None,
-    run_id: str,
-    as_of: dt.date | str | None,
-) -> pd.DataFrame:
-    """The CRM export: one row per customer (columns :data:`ASSIGNMENT_COLUMNS`).
-
-    Parameters
-    ----------
-    labels : Series
-        Segment id per customer, index ``customer_id``.
-    names : dict or None
-        Segment id -> name.
-    run_id : str
-        Run folder name.
-    as_of : date or str or None
-        Analysis date.
-    """
-    ids = labels.astype("int64")
-    label_of = {int(s): segment_label(int(s), names) for s in ids.unique()}
-    return pd.DataFrame(
-        {
-            "customer_id": ids.index.astype(str),
-            "segment_id": ids.to_numpy(),
-            "segment_name": [label_of[int(s)] for s in ids],
-            "run_id": str(run_id),
-            "as_of": "" if as_of is None else str(as_of),
-        },
-        columns=ASSIGNMENT_COLUMNS,
-    )
-
-
 def _load_model(model_path: Path) -> Any:
     if not model_path.exists():
         raise InputFileError(

@@ -58,8 +58,42 @@ def test_environment_yml_uses_the_same_version_bounds_as_pyproject():
     assert mismatched == {}
 
 
-def test_environment_yml_installs_segkit_itself_and_python_311():
+def test_environment_yml_installs_segkit_itself_and_python_312():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    assert "python=3.11" in env["dependencies"]
+    assert "python=3.12" in env["dependencies"]
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert requires["requires-python"] == ">=3.12"
     pip_part = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
     assert "-e ." in pip_part
+
+
+def test_find_python_explains_what_it_tried_when_there_is_none(tmp_path):
+    import subprocess
+
+    import shutil
+
+    out = subprocess.run(
+        [shutil.which("bash"), str(ROOT / ".ci" / "find-python")],
+        env={"PATH": str(tmp_path), "PYENV_ROOT": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert "needs Python >= 3.12" in out.stderr
+    assert "python3.12 (not on PATH)" in out.stderr
+    assert "PYTHON=" in out.stderr
+
+
+def test_find_python_finds_a_312_or_newer_here():
+    import subprocess
+
+    out = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "find-python")], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    version = subprocess.run(
+        [out.stdout.strip(), "-c", "import sys; print(sys.version_info >= (3, 12))"],
+        capture_output=True,
+        text=True,
+    )
+    assert version.stdout.strip() == "True"

@@ -27,12 +27,8 @@ import pandas as pd
 
 from segkit.clustering.metrics import ari, dbcv, partition_metrics, sizes
 from segkit.clustering.model import ALGORITHMS, NOISE, SegmentationModel
-from segkit.clustering.reduce import (
-    REPRESENTATIONS,
-    make_reducer,
-    stratified_sample,
-    thread_limit,
-)
+from segkit.clustering.reduce import REPRESENTATIONS, make_reducer
+from segkit.clustering.sampling import stratified_sample, thread_limit
 from segkit.exceptions import ConfigError, DataError
 
 __all__ = [

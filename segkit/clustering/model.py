@@ -23,12 +23,8 @@ import pandas as pd
 import sklearn
 from sklearn.base import BaseEstimator, clone
 
-from segkit.clustering.reduce import (
-    Reducer,
-    nearest_centre,
-    stratified_sample,
-    thread_limit,
-)
+from segkit.clustering.reduce import Reducer
+from segkit.clustering.sampling import nearest_centre, stratified_sample, thread_limit
 from segkit.exceptions import DataError, ModelError, NotFittedError
 
 __all__ = ["ALGORITHMS", "NOISE", "SegmentationModel", "FORMAT_VERSION"]

@@ -23,7 +23,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from segkit.data.report_tables import _ABSENT, _ledger, _need
+from segkit.data.report_tables import ABSENT, ledger_frame, need_frame
 from segkit.display import Note, ReportFigure, Table
 
 __all__ = [
@@ -78,7 +78,7 @@ def ledger_chart(ledger: pd.DataFrame | None) -> Figure:
     title = "What each cleaning rule removed"
     if ledger is None:
         return _note_figure(title, "No cleaning ledger: this run has no transactions.")
-    ledger = _ledger(ledger)
+    ledger = ledger_frame(ledger)
     removed = ledger[~ledger["rule"].isin(["raw", "kept"])]
     labels = removed["rule"].astype("str").str.replace("_", " ").tolist()
     fig = ReportFigure(figsize=(11, 0.45 * len(labels) + 1.8), layout="constrained")
@@ -104,7 +104,7 @@ def ledger_chart(ledger: pd.DataFrame | None) -> Figure:
 
 
 def _canonical(transactions: pd.DataFrame, columns: list[str]) -> None:
-    _need(
+    need_frame(
         transactions,
         columns,
         "the transactions",
@@ -298,8 +298,8 @@ def missingness_chart(profile: pd.DataFrame | None) -> Figure:
     """
     title = "Missing values per column"
     if profile is None:
-        return _note_figure(title, _ABSENT)
-    _need(
+        return _note_figure(title, ABSENT)
+    need_frame(
         profile,
         ["column", "missing_share"],
         "the quality profile",

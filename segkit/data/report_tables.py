@@ -54,7 +54,7 @@ _JSON = {
     "pii": "pii.json",
     "summary": "data_summary.json",
 }
-_ABSENT = (
+ABSENT = (
     "Nothing to show: this run has no such table (transactions-only data has no "
     "customers table, attribute-only data has no transactions)."
 )
@@ -88,7 +88,7 @@ def _note_table(message: str) -> Table:
     return Table({"note": [message]}, index=pd.Index([""], name=""))
 
 
-def _need(frame: pd.DataFrame, columns: list[str], what: str, fix: str) -> None:
+def need_frame(frame: pd.DataFrame, columns: list[str], what: str, fix: str) -> None:
     missing = [col for col in columns if col not in frame.columns]
     if missing:
         raise SchemaError(
@@ -149,7 +149,7 @@ def provenance_table(summary: Mapping[str, Any] | None) -> pd.DataFrame:
 
 
 def _profile(profile: pd.DataFrame) -> pd.DataFrame:
-    _need(
+    need_frame(
         profile,
         ["column", "role", "dtype", "missing", "missing_share", "distinct", "examples"],
         "the quality profile",
@@ -177,7 +177,7 @@ def schema_table(profile: pd.DataFrame | None) -> pd.DataFrame:
         ``examples`` (personal data and customer ids already masked).
     """
     if profile is None:
-        return _note_table(_ABSENT)
+        return _note_table(ABSENT)
     profile = _profile(profile)
     out = pd.DataFrame(
         {
@@ -211,7 +211,7 @@ def quality_table(profile: pd.DataFrame | None) -> pd.DataFrame:
         kind, or blank).
     """
     if profile is None:
-        return _note_table(_ABSENT)
+        return _note_table(ABSENT)
     profile = _profile(profile)
     outliers = profile.get("outliers", pd.Series(np.nan, index=profile.index))
     share = profile.get("outlier_share", pd.Series(np.nan, index=profile.index))
@@ -228,8 +228,8 @@ def quality_table(profile: pd.DataFrame | None) -> pd.DataFrame:
     return Table(out).set_index("column")
 
 
-def _ledger(ledger: pd.DataFrame) -> pd.DataFrame:
-    _need(
+def ledger_frame(ledger: pd.DataFrame) -> pd.DataFrame:
+    need_frame(
         ledger,
         ["rule", "description", "rows", "value"],
         "the cleaning ledger",
@@ -255,7 +255,7 @@ def ledger_table(ledger: pd.DataFrame | None) -> pd.DataFrame:
     """
     if ledger is None:
         return _note_table("No cleaning ledger: this run has no transactions table.")
-    ledger = _ledger(ledger)
+    ledger = ledger_frame(ledger)
     raw_rows = int(ledger["rows"].iloc[0]) or 1
     rows_after = ledger.get("rows_after", pd.Series(np.nan, index=ledger.index))
     out = pd.DataFrame(
@@ -286,7 +286,7 @@ def ledger_check(ledger: pd.DataFrame | None) -> Note:
     """
     if ledger is None:
         return Note("There is no cleaning ledger: this run has no transactions table.")
-    ledger = _ledger(ledger)
+    ledger = ledger_frame(ledger)
     raw = int(ledger["rows"].iloc[0])
     kept = int(ledger["rows"].iloc[-1])
     removed = ledger.iloc[1:-1]
@@ -358,7 +358,7 @@ def sufficiency_table(table: pd.DataFrame | None) -> pd.DataFrame:
     """
     if table is None:
         return _note_table("The sufficiency checks have not run.")
-    _need(
+    need_frame(
         table,
         ["check", "value", "threshold", "passed", "message"],
         "the sufficiency table",

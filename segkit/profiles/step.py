@@ -14,7 +14,7 @@ snake.csv          :func:`segkit.profiles.profile.snake_frame`
 personas.json      list of persona cards (:func:`segkit.profiles.profile.persona_cards`)
 rules.json         :meth:`segkit.profiles.rules.SurrogateRules.to_dict`
 name_matches.csv   how each name was chosen (:func:`segkit.profiles.naming.resolve_names`)
-assignments.csv    :data:`segkit.scoring.ASSIGNMENT_COLUMNS`, one row per customer
+assignments.csv    :data:`segkit.profiles.export.ASSIGNMENT_COLUMNS`, one row per customer
 segments.json      see :data:`SEGMENT_KEYS` below
 segments.yaml      names template (:mod:`segkit.profiles.naming` documents the format)
 migration.csv      ``comparison, previous, current, customers, share`` (long form)
@@ -39,7 +39,7 @@ import pandas as pd
 from segkit.context import RunContext
 from segkit.exceptions import DataError, SegkitError
 from segkit.profiles import evolution, naming, profile, rules
-from segkit.scoring import assignments_frame
+from segkit.profiles.export import assignments_frame
 
 __all__ = [
     "run",

@@ -22,10 +22,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
-from segkit.validation.stability import HENNIG_BANDS
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
@@ -103,7 +103,10 @@ def validate_artifacts(
     verdict = out["verdict"]
     if names:
         names = {int(k): str(v) for k, v in names.items()}
-        verdict["name"] = [names.get(int(s), n) for s, n in zip(verdict["segment"], verdict["name"], strict=True)]
+        verdict["name"] = [
+            names.get(int(s), n)
+            for s, n in zip(verdict["segment"], verdict["name"], strict=True)
+        ]
     out["names"] = dict(zip(verdict["segment"], verdict["name"], strict=True))
     return out
 

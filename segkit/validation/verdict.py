@@ -1,7 +1,7 @@
 """The validation verdict: stability, distinctness and outcomes per segment in one table.
 
 :func:`validate_segmentation` runs every check of notebook 04 on a fitted model
-(:mod:`segkit.validation.stability`, :mod:`segkit.validation.distinct`, :mod:`segkit.validation.outcomes`) and
+(:mod:`segkit.clustering.stability`, :mod:`segkit.validation.distinct`, :mod:`segkit.validation.outcomes`) and
 :func:`verdict_table` turns them into one plain recommendation per segment:
 
 * **merge with <segment>** - the segment is not trustworthy (mean bootstrap Jaccard
@@ -27,8 +27,9 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 
+from segkit.clustering import stability
 from segkit.exceptions import ConfigError, DataError
-from segkit.validation import distinct, outcomes, stability
+from segkit.validation import distinct, outcomes
 
 __all__ = [
     "thresholds",

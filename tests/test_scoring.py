@@ -16,7 +16,8 @@ from segkit.config import load_config
 from segkit.data import clean, io
 from segkit.exceptions import InputFileError, ModelError, SchemaError
 from segkit.features.step import build
-from segkit.scoring import ASSIGNMENT_COLUMNS, assignments_frame, score_file
+from segkit.profiles.export import ASSIGNMENT_COLUMNS, assignments_frame
+from segkit.scoring import score_file
 
 AS_OF = dt.date(2011, 12, 10)
 # planted groups: orders per customer, days between orders, last order days ago, price

@@ -14,7 +14,7 @@ from segkit.clustering import report as plots
 from segkit.exceptions import SchemaError
 
 NOTEBOOK = (
-    Path(__file__).resolve().parents[1] / "notebooks" / "03-cluster-compare.ipynb"
+    Path(__file__).resolve().parents[2] / "notebooks" / "03-cluster-compare.ipynb"
 )
 
 

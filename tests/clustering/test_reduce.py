@@ -11,8 +11,8 @@ from segkit.clustering.reduce import (
     Reducer,
     map_embedding,
     numba_cache_dir,
-    stratified_sample,
 )
+from segkit.clustering.sampling import stratified_sample
 from segkit.exceptions import ConfigError
 
 

@@ -295,7 +295,7 @@ def test_unknown_refit_mode_is_a_config_error(blobs):
 def test_pipeline_validates_the_small_online_retail_fixture(tmp_path):
     from segkit.context import open_run
 
-    fixture = Path(__file__).parent / "fixtures" / "retail_small.yaml"
+    fixture = Path(__file__).parents[1] / "fixtures" / "retail_small.yaml"
 
     overrides = {
         "clustering.algorithms": ["kmeans"],

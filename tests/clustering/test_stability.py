@@ -1,4 +1,4 @@
-"""Tests for segkit.validation.stability: bootstrap Jaccard, bands, prediction strength."""
+"""Tests for segkit.clustering.stability: bootstrap Jaccard, bands, prediction strength."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from sklearn.base import BaseEstimator
 from sklearn.datasets import make_blobs
 
 from segkit.clustering.model import SegmentationModel
-from segkit.exceptions import DataError
-from segkit.validation.stability import (
+from segkit.clustering.stability import (
     bootstrap_stability,
     bounded_sample,
     prediction_strength,
     stability_band,
     suggested_k,
 )
+from segkit.exceptions import DataError
 
 
 def _frame(values: np.ndarray) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from segkit.context import open_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from segkit.features.attributes import NOTE_COLUMNS, attribute_features
 
 AS_OF = dt.date(2024, 1, 1)
 PERSONALITY = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "shared/data/customer_personality/marketing_campaign.csv"
 )
 

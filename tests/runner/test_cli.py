@@ -13,7 +13,7 @@ import pytest
 import segkit.runner.notebooks
 from segkit.exceptions import ModelError
 from segkit.runner.cli import main
-from tests.test_report import make_config, write_notebook
+from tests.runner.test_notebooks import make_config, write_notebook
 
 
 @pytest.fixture

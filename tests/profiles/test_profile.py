@@ -263,7 +263,7 @@ def test_profile_step_exports_files_with_the_documented_columns(project):
 
     from segkit.clustering.model import SegmentationModel
     from segkit.profiles import step
-    from segkit.scoring import ASSIGNMENT_COLUMNS
+    from segkit.profiles.export import ASSIGNMENT_COLUMNS
 
     root, config = project
     ctx, features, labels = planted_run(root / "reports" / "2026-11-24", config)
