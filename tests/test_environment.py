@@ -68,9 +68,8 @@ def test_environment_yml_installs_segkit_itself_and_python_312():
 
 
 def test_find_python_explains_what_it_tried_when_there_is_none(tmp_path):
-    import subprocess
-
     import shutil
+    import subprocess
 
     out = subprocess.run(
         [shutil.which("bash"), str(ROOT / ".ci" / "find-python")],
