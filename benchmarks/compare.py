@@ -60,12 +60,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _optimized(n: int, grid: str, umap: bool) -> dict:
-    from segkit.clustering.compare import (
-        compare_candidates,
-        model_params,
-        parse_candidate,
-    )
+def _optimized(n: int, grid: str, umap: bool, n_jobs: int = 1) -> dict:
+    from segkit.clustering.compare import compare_candidates
     from segkit.clustering.model import SegmentationModel
     from segkit.clustering.recommend import recommend
     from segkit.datasets import make_customer_features
@@ -73,15 +69,10 @@ def _optimized(n: int, grid: str, umap: bool) -> dict:
     features, _ = make_customer_features(n, n_segments=5, seed=0, n_features=8)
     clustering = _clustering(grid, umap)
     start = time.perf_counter()
-    result = compare_candidates(features, clustering=clustering, seed=0)
+    result = compare_candidates(features, clustering=clustering, seed=0, n_jobs=n_jobs)
     scored, rec = recommend(result.table, clustering)
-    algorithm, representation, k = parse_candidate(rec["chosen"])
-    model = SegmentationModel(
-        algorithm=algorithm,
-        representation=representation,
-        n_segments=k or 2,
-        params=model_params(clustering),
-    ).fit(features)
+    model = SegmentationModel.from_config(rec["chosen"], clustering, seed=0)
+    model.fit(features)
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,

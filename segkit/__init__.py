@@ -83,6 +83,7 @@ _MODULES = (
     "pipeline",
     "privacy",
     "profiles",
+    "project",
     "runner",
     "scoring",
     "validation",

@@ -3,7 +3,8 @@
 A :class:`RunContext` is what every notebook opens first. It holds the validated
 config and knows where each artifact lives, so notebook 03 can read what notebook 02
 wrote. Opened without a ``run_dir`` (JupyterLab, defaults) it uses a scratch folder
-``scratch/<config name>/`` in the project, which is never a report folder.
+``scratch/<config name>/`` in the project (found from the current folder, see
+:mod:`segkit.project`), which is never a report folder.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from segkit.config import load_config, project_root
+from segkit.config import load_config
 from segkit.exceptions import RunError
+from segkit.project import find_project_root
+
+if TYPE_CHECKING:
+    from segkit.config import Config
 
 __all__ = ["RunContext", "open_run", "new_run_dir"]
 
@@ -51,13 +56,14 @@ class RunContext:
 
     Attributes
     ----------
-    config : dict
-        The validated config (see :func:`segkit.config.load_config`).
+    config : Config
+        The validated config (see :func:`segkit.config.load_config`); typed
+        fields (``ctx.config.clustering.k_max``), item access works too.
     run_dir : Path
         The run folder; ``artifacts/`` inside it holds every file steps exchange.
     """
 
-    config: dict[str, Any]
+    config: Config
     run_dir: Path
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -69,15 +75,15 @@ class RunContext:
 
     @property
     def seed(self) -> int:
-        return int(self.config["seed"])
+        return self.config.seed
 
     @property
     def has_transactions(self) -> bool:
-        return self.config["transactions"] is not None
+        return self.config.transactions is not None
 
     @property
     def has_customers(self) -> bool:
-        return self.config["customers"] is not None
+        return self.config.customers is not None
 
     def artifact(self, name: str) -> Path:
         """Path of an artifact (it may not exist yet)."""
@@ -167,23 +173,23 @@ def open_run(
     Parameters
     ----------
     config_path : str or Path
-        The YAML config. Relative paths are tried from the current folder and then
-        from the project root, so notebooks can say ``../configs/online_retail.yaml``
-        or ``configs/online_retail.yaml``.
+        The YAML config, anywhere on disk. A relative path is tried from the current
+        folder and then from the project root, so notebooks can say
+        ``../configs/online_retail.yaml`` or ``configs/online_retail.yaml``.
     run_dir : str or Path, optional
         The run folder; None (the notebook default) means a scratch folder
         ``scratch/<config name>/`` under the project root.
     overrides : mapping or list of "key=value", optional
         Config overrides, as given to ``segkit report --set``.
     """
-    path = Path(config_path)
+    path = Path(config_path).expanduser()
     if not path.is_absolute() and not path.exists():
-        alternative = project_root(Path.cwd()) / path
+        alternative = find_project_root() / path
         if alternative.exists():
             path = alternative
     config = load_config(path, overrides)
     if run_dir in (None, ""):
-        folder = project_root(path) / "scratch" / config["name"]
+        folder = Path(config.root) / "scratch" / config.name
     else:
         folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)

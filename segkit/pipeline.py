@@ -1,8 +1,8 @@
 """The order of the analysis steps and the artifacts each one leaves in a run folder.
 
-Each step lives in its stage's ``step`` module (see :data:`STEP_MODULES`) as a function ``run(ctx)`` that reads
-the artifacts of earlier steps through the :class:`~segkit.context.RunContext` and writes
-its own. A step is done when its marker ``artifacts/steps/<name>.json`` exists; the
+Each step lives in its stage's ``step`` module (see :data:`STEP_MODULES`) as a
+function ``run(ctx)`` that reads the artifacts of earlier steps through the
+:class:`~segkit.context.RunContext` and writes its own. A step is done when its marker ``artifacts/steps/<name>.json`` exists; the
 marker holds the step's seconds and a short summary.
 
 =========  ==============================  ======================================
@@ -12,6 +12,8 @@ data       01-explore                      transactions.parquet, returns.parquet
                                            customers.parquet, ledger.csv, quality.csv
 features   02-features                     features.parquet, rfm.parquet,
                                            matrix.parquet, preprocessor.joblib
+value      02-features (shown in 04, 05)   values.parquet, clv_holdout.csv,
+                                           value.json
 compare    03-cluster-compare              comparison.csv, model.joblib,
                                            labels.parquet, embedding.parquet
 validate   04-validate                     validation.json (+ CSV tables)
@@ -37,13 +39,14 @@ __all__ = ["STEPS", "ensure", "run_step", "step_done"]
 logger = logging.getLogger(__name__)
 
 #: Steps in order; each depends on every step before it.
-STEPS = ("data", "features", "compare", "validate", "profile")
+STEPS = ("data", "features", "value", "compare", "validate", "profile")
 
 #: Step -> the module holding its ``run(ctx)``, named as a string and imported only
 #: when the step runs, so this module (which RunContext uses) depends on no stage.
 STEP_MODULES = {
     "data": "segkit.data.step",
     "features": "segkit.features.step",
+    "value": "segkit.features.value_step",
     "compare": "segkit.clustering.step",
     "validate": "segkit.validation.step",
     "profile": "segkit.profiles.step",

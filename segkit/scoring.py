@@ -1,9 +1,31 @@
-"""Score new customers with a saved model: same cleaning, same features, same segments.
+"""Score new customers with a saved model: compute their features, never train.
 
 ``segkit score --model reports/<run>/artifacts/model.joblib --input new.csv --out
-scored.csv`` calls :func:`score_file`. The model carries the config of the run that
-fitted it (``model.config_``: column roles, read options, cleaning rules); a
-``config_path`` replaces it, e.g. when the new file has other column names.
+scored.csv [--as-of YYYY-MM-DD]`` calls :func:`score_file`. The model carries the
+config of the run that fitted it (``model.config_``: column roles, read options,
+cleaning rules); a ``config_path`` replaces it, e.g. when the new file has other
+column names.
+
+Scoring reads and cleans the file with the run's rules, computes each customer's
+features with :func:`segkit.features.build.customer_features` (which fits nothing)
+and hands them to the saved model, whose *fitted* preprocessor and clusterer assign
+the segments. No training-time gate runs (no sufficiency check, no minimum number
+of customers, no preprocessor fitting), so one customer scores, and a customer's
+segment does not depend on the other customers of the file:
+
+- behavioural features are aggregates of the customer's own lines;
+- attribute levels are not regrouped by their share in the new file
+  (``features.top_countries`` / ``features.rare_share`` apply to the training
+  population only): a level the fitted preprocessor does not know becomes
+  ``"Other"`` when training had that level, as the training grouping did;
+- missing numeric attributes are imputed by the preprocessor with the medians it
+  learned at fit.
+
+The analysis date (recency, tenure, ...) is, in this order: ``as_of`` (``--as-of``),
+the ``as_of`` of a config passed with ``config_path``, the day after the newest
+transaction of the file, the model's ``as_of_`` (attribute-only models). The third
+is a property of the whole file: pass ``as_of`` for results that do not depend on
+which customers the file holds (e.g. the run's ``as_of`` to reproduce its segments).
 
 The output has the columns of ``artifacts/assignments.csv`` (:data:`ASSIGNMENT_COLUMNS`):
 
@@ -21,6 +43,7 @@ as_of          the analysis date the features were computed at (YYYY-MM-DD)
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,12 +53,28 @@ import pandas as pd
 from segkit.exceptions import InputFileError, ModelError, SchemaError
 from segkit.profiles.export import ASSIGNMENT_COLUMNS, assignments_frame
 
-__all__ = ["ASSIGNMENT_COLUMNS", "assignments_frame", "score_file", "score_features"]
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "assignments_frame",
+    "score_features",
+    "score_file",
+    "score_frames",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Behavioural features and the transactions role each one needs.
+_FEATURE_ROLES = {
+    "distinct_products": "product_id",
+    "items_per_order": "quantity",
+    "avg_unit_price": "unit_price",
+}
+#: Level the attribute grouping gives rare or beyond-top levels.
+_OTHER = "Other"
+#: Settings of per-customer attribute features: no level is regrouped by its share.
+_NO_GROUPING = {"top_countries": 1_000_000, "rare_share": 0.0}
 
-#: Columns of assignments.csv and of score_file's output, in order.
+
 def _load_model(model_path: Path) -> Any:
     if not model_path.exists():
         raise InputFileError(
@@ -62,7 +101,7 @@ def _load_model(model_path: Path) -> Any:
     return model
 
 
-def _config(model: Any, model_path: Path, config_path: str | Path | None) -> dict:
+def _config(model: Any, model_path: Path, config_path: str | Path | None) -> Any:
     if config_path is not None:
         from segkit.config import load_config
 
@@ -77,9 +116,171 @@ def _config(model: Any, model_path: Path, config_path: str | Path | None) -> dic
     return copy.deepcopy(config)
 
 
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise SchemaError(
+            f"as_of is {value!r}, which is not a date; give YYYY-MM-DD, e.g. "
+            "--as-of 2011-12-10"
+        ) from None
+
+
+def _per_customer(config: Any) -> Any:
+    """A copy of the config whose attribute levels are not regrouped by share."""
+    out = copy.deepcopy(config)
+    for key, value in _NO_GROUPING.items():
+        out["features"][key] = value
+    return out
+
+
+def _known_levels(model: Any) -> dict[str, set[str]]:
+    """Categorical column -> the levels the model's fitted preprocessor encodes."""
+    pre = getattr(model, "preprocessor_", None)
+    plan = getattr(pre, "plan_", None)
+    names = getattr(pre, "feature_names_out_", None)
+    if plan is None or names is None:
+        return {}
+    kept = plan[(plan["kind"] == "categorical") & (plan["action"] != "dropped")]
+    out: dict[str, set[str]] = {}
+    for column in kept["column"].astype("str"):
+        prefix = f"{column}_"
+        out[column] = {
+            str(n)[len(prefix) :] for n in names if str(n).startswith(prefix)
+        }
+    return out
+
+
+def _align_levels(features: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """Unknown levels -> "Other" where training grouped levels into "Other"."""
+    out = features
+    for column, levels in _known_levels(model).items():
+        if column not in out.columns or _OTHER not in levels:
+            continue
+        values = out[column].astype("str")
+        unknown = ~values.isin(levels)
+        if unknown.any():
+            out = out.assign(**{column: values.where(~unknown, _OTHER)})
+    return out
+
+
+def _check_fits(features: pd.DataFrame, model: Any, config: Any, source: str) -> None:
+    wanted = [str(c) for c in getattr(model, "feature_names_in_", [])]
+    missing = [c for c in wanted if c not in features.columns]
+    if not missing:
+        return
+    fixes = []
+    for column in missing:
+        role = _FEATURE_ROLES.get(column)
+        if role is not None:
+            fixes.append(
+                f"{column!r} needs the role {role} (map transactions.columns.{role} "
+                "to a non-empty column of the file)"
+            )
+        else:
+            fixes.append(f"{column!r} comes from customers.attributes")
+    table = "transactions" if config.get("transactions") else "customers"
+    raise SchemaError(
+        f"{source} does not give the features {missing} the model was fitted on: "
+        f"{'; '.join(fixes)}; fix the file, or pass --config with a config whose "
+        f"{table} section maps them"
+    )
+
+
 def score_features(model: Any, features: pd.DataFrame) -> pd.Series:
-    """Predict segments for a features frame (index ``customer_id``)."""
-    return model.predict(features).astype("int64")
+    """Segment of each customer of a features frame (index ``customer_id``).
+
+    Uses the model's fitted preprocessor and clusterer only: nothing is fitted, and
+    each row is scored on its own values. Categorical levels the fitted
+    preprocessor does not know become ``"Other"`` when training had that level.
+    """
+    labels = model.predict(_align_levels(features, model))
+    return pd.Series(labels, index=features.index, name="segment").astype("int64")
+
+
+def score_frames(
+    model: Any,
+    config: Any,
+    *,
+    transactions: pd.DataFrame | None = None,
+    returns: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    as_of: dt.date | None = None,
+    source: str = "the input",
+) -> pd.Series:
+    """Segments of clean frames: features per customer, then the fitted model.
+
+    Parameters
+    ----------
+    model : SegmentationModel
+        Fitted model (its ``preprocessor_`` and clusterer are used, never refitted).
+    config : mapping
+        The run's config (``features``, ``customers`` sections).
+    transactions, returns : DataFrame, optional
+        Clean canonical transactions and returns (see
+        :func:`segkit.data.clean.clean_transactions`).
+    customers : DataFrame, optional
+        Customers table indexed by ``customer_id``.
+    as_of : date, optional
+        Analysis date; None with transactions: the day after the newest line.
+    source : str
+        What the frames came from, for error messages.
+
+    Returns
+    -------
+    Series
+        Segment id per customer (index ``customer_id``, name ``segment``).
+
+    Raises
+    ------
+    SchemaError
+        A feature the model was fitted on cannot be computed from the frames.
+    """
+    from segkit.features.build import customer_features
+
+    features, _ = customer_features(
+        _per_customer(config), transactions, returns, customers, as_of=as_of
+    )
+    _check_fits(features, model, config, source)
+    return score_features(model, features)
+
+
+def _read(
+    config: Any, input_path: Path, as_of: dt.date | None, model: Any
+) -> dict[str, Any]:
+    from segkit.data import clean, io
+
+    table = "transactions" if config.get("transactions") else "customers"
+    config[table]["path"] = str(input_path.resolve())
+    frames: dict[str, Any] = {"transactions": None, "returns": None, "customers": None}
+    try:
+        if table == "transactions":
+            read = io.load_transactions(config)
+            if as_of is None:
+                as_of = clean.default_as_of(read.frame)
+            cleaned = clean.clean_transactions(
+                read.frame, rules=config["cleaning"], as_of=as_of, min_customers=1
+            )
+            frames["transactions"] = cleaned.transactions
+            frames["returns"] = cleaned.returns
+            if config.get("customers"):
+                frames["customers"] = io.load_customers(config).frame
+        else:
+            frames["customers"] = io.load_customers(config).frame
+            as_of = as_of or _as_date(getattr(model, "as_of_", None))
+    except SchemaError as exc:
+        raise SchemaError(
+            f"input file {str(input_path)!r} does not fit the model's config: {exc}; "
+            "or pass --config with a config that maps this file's columns"
+        ) from None
+    frames["as_of"] = as_of
+    return frames
 
 
 def score_file(
@@ -88,6 +289,7 @@ def score_file(
     out_path: str | Path,
     *,
     config_path: str | Path | None = None,
+    as_of: dt.date | str | None = None,
 ) -> pd.DataFrame:
     """Clean, featurise and segment the customers of a new file; write the result.
 
@@ -103,19 +305,28 @@ def score_file(
     out_path : str or Path
         CSV to write (folders are created).
     config_path : str or Path, optional
-        YAML config replacing ``model.config_``; its ``as_of`` is used when set.
+        YAML config replacing ``model.config_``; its ``as_of`` is used when set and
+        ``as_of`` is not given.
+    as_of : date or "YYYY-MM-DD", optional
+        Analysis date of the features (``--as-of``): lines on or after it are left
+        out. Default: the config's (with ``config_path``), else the day after the
+        newest transaction of the file, else the model's ``as_of_``.
 
     Returns
     -------
     DataFrame
-        Columns :data:`ASSIGNMENT_COLUMNS`, one row per scored customer. Features are
-        computed as of ``config.as_of`` when a config is passed and sets it, else as
-        of the day after the newest transaction of the input (attribute-only: the
-        model's ``as_of_``).
-    """
-    from segkit.data import clean, io
-    from segkit.features import step as feature_step
+        Columns :data:`ASSIGNMENT_COLUMNS`, one row per scored customer.
 
+    Raises
+    ------
+    InputFileError
+        The model or the input file does not exist.
+    ModelError
+        The model file is not a segkit model, or it carries no config.
+    SchemaError
+        The input's columns do not fit the config (a mapped column is missing, a
+        value cannot be parsed, a feature the model needs cannot be computed).
+    """
     model_path, input_path, out_path = (
         Path(model_path),
         Path(input_path),
@@ -128,35 +339,23 @@ def score_file(
             f"input file {str(input_path)!r} not found; pass the new transactions "
             "(or customers table) to score with --input"
         )
-    as_of = config.get("as_of") if config_path is not None else None
-    transactions = returns = customers = None
-    table = "transactions" if config.get("transactions") else "customers"
-    config[table]["path"] = str(input_path.resolve())
-    try:
-        if table == "transactions":
-            read = io.load_transactions(config)
-            cleaned = clean.clean_transactions(
-                read.frame, rules=config["cleaning"], as_of=as_of
-            )
-            transactions, returns, as_of = (
-                cleaned.transactions,
-                cleaned.returns,
-                cleaned.as_of,
-            )
-            if config.get("customers"):
-                customers = io.load_customers(config).frame
-        else:
-            customers = io.load_customers(config).frame
-            as_of = as_of or getattr(model, "as_of_", None)
-    except SchemaError as exc:
-        raise SchemaError(
-            f"input file {str(input_path)!r} does not fit the model's config: {exc}"
-        ) from None
-    built = feature_step.build(config, transactions, returns, customers, as_of=as_of)
-    labels = score_features(model, built["features"])
-    run_id = _run_id(model, model_path)
+    when = _as_date(as_of)
+    if when is None and config_path is not None:
+        when = _as_date(config.get("as_of"))
+    frames = _read(config, input_path, when, model)
+    as_of_used = frames.pop("as_of")
+    labels = score_frames(
+        model,
+        config,
+        **frames,
+        as_of=as_of_used,
+        source=f"input file {str(input_path)!r}",
+    )
     out = assignments_frame(
-        labels, names=getattr(model, "names", {}), run_id=run_id, as_of=as_of
+        labels,
+        names=getattr(model, "names", {}),
+        run_id=_run_id(model, model_path),
+        as_of=as_of_used,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(out_path, index=False)

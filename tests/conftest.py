@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -12,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ONLINE_RETAIL = ROOT / "data" / "raw" / "online_retail.csv.gz"
 PERSONALITY = SHARED_DATA / "customer_personality" / "marketing_campaign.csv"
+
+# Pseudonyms in the suite use a fixed key (never the developer's key file);
+# notebook kernels and CLI subprocesses inherit it. tests/test_privacy.py covers
+# the key file itself.
+os.environ.setdefault("SEGKIT_PSEUDONYM_KEY", "segkit-test-suite-key")
 
 # Ten order lines, three customers, one cancellation, one line without a customer,
 # one zero price, one postage line, one exact duplicate. Every number can be

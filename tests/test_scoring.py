@@ -14,10 +14,11 @@ from pandas.testing import assert_series_equal
 from segkit.clustering.model import SegmentationModel
 from segkit.config import load_config
 from segkit.data import clean, io
-from segkit.exceptions import InputFileError, ModelError, SchemaError
+from segkit.exceptions import DataError, InputFileError, ModelError, SchemaError
 from segkit.features.step import build
 from segkit.profiles.export import ASSIGNMENT_COLUMNS, assignments_frame
 from segkit.scoring import score_file
+from tests.conftest import ROOT, SHARED_DATA
 
 AS_OF = dt.date(2011, 12, 10)
 # planted groups: orders per customer, days between orders, last order days ago, price
@@ -272,3 +273,193 @@ def test_attribute_only_model_scores_a_customers_table(tmp_path):
     rich = out["segment_id"].iloc[::2]
     assert rich.nunique() == 1 and not out["segment_id"].iloc[1::2].isin(rich).any()
     assert (out["as_of"] == AS_OF.isoformat()).all() and (out["run_id"] == "run").all()
+
+
+def test_one_customer_scores_without_training_gates(fitted, tmp_path):
+    one = transactions("B", 1, seed=5)
+    one = one[one["CustomerID"] == "B0000"]  # a loyal customer, alone in the file
+    one.to_csv(tmp_path / "one.csv", index=False)
+    out = score_file(fitted["path"], tmp_path / "one.csv", tmp_path / "o.csv")
+    assert out["customer_id"].tolist() == ["B0000"]
+    pinned = score_file(
+        fitted["path"], tmp_path / "one.csv", tmp_path / "p.csv", as_of=AS_OF
+    )
+    assert pinned["segment_id"].tolist() == [fitted["by_group"][0]]
+    assert pinned["as_of"].tolist() == [AS_OF.isoformat()]
+
+
+def test_each_customer_scored_alone_gets_its_segment_in_the_batch(fitted, tmp_path):
+    new = transactions("B", 4, seed=11)
+    new.to_csv(tmp_path / "all.csv", index=False)
+    batch = score_file(
+        fitted["path"], tmp_path / "all.csv", tmp_path / "all_out.csv", as_of=AS_OF
+    ).set_index("customer_id")["segment_id"]
+    for customer, lines in new.groupby("CustomerID"):
+        lines.to_csv(tmp_path / "alone.csv", index=False)
+        alone = score_file(
+            fitted["path"], tmp_path / "alone.csv", tmp_path / "a.csv", as_of=AS_OF
+        )
+        assert alone["segment_id"].tolist() == [batch[customer]], customer
+
+
+def test_as_of_scores_later_data_with_the_same_segments(fitted, tmp_path):
+    later = transactions("B", 3, seed=13)
+    later["InvoiceDate"] = later["InvoiceDate"] + pd.Timedelta(days=400)
+    later.to_csv(tmp_path / "later.csv", index=False)
+    when = AS_OF + dt.timedelta(days=400)
+    out = score_file(
+        fitted["path"], tmp_path / "later.csv", tmp_path / "l.csv", as_of=when
+    )
+    expected = out["customer_id"].map(lambda c: fitted["by_group"][group_of(c)])
+    assert (out["segment_id"] == expected).all()
+    assert set(out["as_of"]) == {when.isoformat()}
+    # Lines on or after as_of are left out: as of the old date nothing is left.
+    with pytest.raises(DataError, match="as_of 2011-12-10 is on or before the first"):
+        score_file(
+            fitted["path"], tmp_path / "later.csv", tmp_path / "x.csv", as_of=AS_OF
+        )
+
+
+def test_a_bad_as_of_is_refused_with_the_format(fitted, tmp_path):
+    transactions("B", 1, seed=3).to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(SchemaError, match=r"as_of is '10/12/2011'.*YYYY-MM-DD"):
+        score_file(
+            fitted["path"], tmp_path / "in.csv", tmp_path / "o.csv", as_of="10/12/2011"
+        )
+
+
+def test_unparseable_dates_name_the_file_column_and_fix(fitted, tmp_path):
+    bad = transactions("B", 1, seed=3).astype({"InvoiceDate": "str"})
+    bad.loc[0, "InvoiceDate"] = "yesterday"
+    bad.to_csv(tmp_path / "dates.csv", index=False)
+    with pytest.raises(
+        SchemaError,
+        match=r"dates.csv' does not fit the model's config: column 'InvoiceDate' "
+        r"\(role timestamp\).*read.date_format",
+    ):
+        score_file(fitted["path"], tmp_path / "dates.csv", tmp_path / "o.csv")
+
+
+def test_a_file_that_cannot_give_the_model_features_names_them_and_the_role(
+    fitted, tmp_path
+):
+    amounts = transactions("B", 1, seed=3)
+    amounts["Amount"] = amounts["Quantity"] * amounts["UnitPrice"]
+    amounts = amounts.drop(columns=["Quantity", "UnitPrice"])
+    amounts.to_csv(tmp_path / "amounts.csv", index=False)
+    body = yaml.safe_load(fitted["config_path"].read_text())
+    columns = {k: v for k, v in COLUMNS.items() if k not in ("quantity", "unit_price")}
+    body["transactions"]["columns"] = columns | {"amount": "Amount"}
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "amounts.yaml").write_text(yaml.safe_dump(body))
+    with pytest.raises(
+        SchemaError,
+        match=r"amounts.csv' does not give the features \['items_per_order', "
+        r"'avg_unit_price'\].*needs the role quantity.*pass --config",
+    ):
+        score_file(
+            fitted["path"],
+            tmp_path / "amounts.csv",
+            tmp_path / "o.csv",
+            config_path=tmp_path / "amounts.yaml",
+        )
+
+
+def test_a_file_without_order_id_scores_with_orders_per_timestamp(fitted, tmp_path):
+    new = transactions("B", 2, seed=17).drop(columns="InvoiceNo")
+    new.to_csv(tmp_path / "no_orders.csv", index=False)
+    body = yaml.safe_load(fitted["config_path"].read_text())
+    del body["transactions"]["columns"]["order_id"]
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "no_orders.yaml").write_text(yaml.safe_dump(body))
+    out = score_file(
+        fitted["path"],
+        tmp_path / "no_orders.csv",
+        tmp_path / "o.csv",
+        config_path=tmp_path / "no_orders.yaml",
+    )
+    # Each planted order has its two lines an hour apart: without order ids each
+    # line is its own order, yet the rhythm (and so the segment) is the planted one.
+    expected = out["customer_id"].map(lambda c: fitted["by_group"][group_of(c)])
+    assert (out["segment_id"] == expected).all()
+
+
+def _scored_alone(ctx, customers, folder) -> pd.Series:
+    """Segment of each customer, scored by score_file on a file of its own raw lines."""
+    section = ctx.config["transactions"]
+    id_col = section["columns"]["customer_id"]
+    raw, _ = io.read_table(section["path"], read=section["read"], text_columns=[id_col])
+    raw = raw.assign(_id=io.normalise_ids(raw[id_col]))
+    wanted = raw[raw["_id"].isin(set(customers))]
+    model_path = ctx.artifact("model.joblib")
+    as_of = ctx.load_json("data_summary.json")["as_of"]
+    out = {}
+    for customer, lines in wanted.groupby("_id"):
+        lines.drop(columns="_id").to_csv(folder / "alone.csv", index=False)
+        scored = score_file(
+            model_path, folder / "alone.csv", folder / "out.csv", as_of=as_of
+        )
+        out[customer] = int(scored["segment_id"].iloc[0]) if len(scored) else None
+    return pd.Series(out, dtype="Int64")
+
+
+def _row_alone(model, features: pd.DataFrame) -> pd.Series:
+    """The fitted model on one features row at a time."""
+    return pd.Series(
+        [int(model.predict(features.iloc[[i]]).iloc[0]) for i in range(len(features))],
+        index=features.index,
+    )
+
+
+def _agreement(ctx, folder, sample: int, seed: int = 0) -> dict[str, float]:
+    model = SegmentationModel.load(ctx.artifact("model.joblib"))
+    run = model.labels_.astype("int64")
+    features = ctx.load_frame("features.parquet")
+    rows = _row_alone(model, features.loc[run.index])
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(run.index.to_numpy(), min(sample, len(run)), replace=False)
+    alone = _scored_alone(ctx, chosen, folder)
+    return {
+        "rows_alone": float((rows == run).mean()),
+        "files_alone": float(
+            (alone == run.reindex(alone.index)).fillna(False).astype(bool).mean()
+        ),
+        "customers": len(run),
+        "files": len(alone),
+    }
+
+
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory):
+    """data, features and compare of tests/fixtures/retail_small.yaml via open_run."""
+    from segkit.context import open_run
+
+    folder = tmp_path_factory.mktemp("fixture_run")
+    ctx = open_run(ROOT / "tests" / "fixtures" / "retail_small.yaml", folder / "run")
+    ctx.run_step("compare")
+    return ctx
+
+
+def test_fixture_customers_scored_alone_get_the_segment_of_the_run(
+    fixture_run, tmp_path
+):
+    # Every customer through the fitted model one row at a time; 30 of them
+    # through the whole score_file path, each on a file of its own raw lines.
+    figures = _agreement(fixture_run, tmp_path, sample=30)
+    print("fixture scored alone:", figures)
+    assert figures["rows_alone"] >= 0.99, figures
+    assert figures["files_alone"] >= 0.99, figures
+
+
+@pytest.mark.slow
+def test_online_retail_customers_scored_alone_get_the_segment_of_the_run(tmp_path):
+    from segkit.context import open_run
+
+    shared = SHARED_DATA / "online_retail" / "online_retail.csv.gz"
+    overrides = {"transactions.path": str(shared)} if shared.exists() else None
+    ctx = open_run(ROOT / "configs" / "online_retail.yaml", tmp_path / "run", overrides)
+    ctx.run_step("compare")
+    figures = _agreement(ctx, tmp_path, sample=100)
+    print("online retail scored alone:", figures)
+    assert figures["rows_alone"] >= 0.99, figures
+    assert figures["files_alone"] >= 0.99, figures

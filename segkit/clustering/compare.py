@@ -1,14 +1,22 @@
 """Compare clustering candidates: algorithms x k x representations, one tidy table.
 
-Every candidate is fitted on the same stratified fit sample (all customers up to
-``clustering.fit_sample``) and scored on the same fixed-seed metric sample (at most
-``clustering.metric_sample`` customers) in the same space: the preprocessed matrix.
-That makes silhouette, Calinski-Harabasz and Davies-Bouldin comparable across
-representations (a UMAP space would flatter its own candidates). HDBSCAN is also
-scored by DBCV in its own space on at most ``clustering.dbcv_sample`` customers.
-Stability is the mean adjusted Rand index between the candidate and
-``clustering.stability_refits`` refits on reseeded 80 % subsamples of the metric
-sample. The RFM named segments, when present, are scored the same way as a baseline.
+Every candidate is built by the registry
+(:func:`segkit.clustering.algorithms.make_clusterer`), fitted on the same
+stratified fit sample (all customers up to ``clustering.fit_sample``) and scored on
+the same fixed-seed metric sample (at most ``clustering.metric_sample`` customers)
+in the same space: the preprocessed matrix. That makes silhouette,
+Calinski-Harabasz and Davies-Bouldin comparable across representations (a UMAP
+space would flatter its own candidates) and across algorithms: HDBSCAN's noise
+points are scored as one more group (the "Unassigned" segment customers receive),
+never dropped, so density and partition methods meet on the same terms. DBCV and
+BIC are information only (see :data:`COLUMN_DOCS`). Stability is the mean adjusted
+Rand index between the candidate and ``clustering.stability_refits`` refits on
+reseeded 80 % subsamples of the metric sample. The RFM named segments, when
+present, are scored the same way as a baseline.
+
+Candidates of one algorithm in one representation form one task; with
+``n_jobs > 1`` tasks run in parallel processes (joblib). Every fit is seeded, so the
+table is the same for any ``n_jobs`` (the seconds columns aside).
 
 The result feeds :func:`segkit.clustering.recommend.recommend`.
 """
@@ -25,8 +33,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit.clustering.algorithms import (
+    ALGORITHMS,
+    NOISE,
+    candidate_id,
+    check_matrix,
+    make_clusterer,
+    parse_candidate,
+)
 from segkit.clustering.metrics import ari, dbcv, partition_metrics, sizes
-from segkit.clustering.model import ALGORITHMS, NOISE, SegmentationModel
+from segkit.clustering.model import SegmentationModel, settings_from_config
 from segkit.clustering.reduce import REPRESENTATIONS, make_reducer
 from segkit.clustering.sampling import stratified_sample, thread_limit
 from segkit.exceptions import ConfigError, DataError
@@ -34,6 +50,7 @@ from segkit.exceptions import ConfigError, DataError
 __all__ = [
     "Comparison",
     "COLUMNS",
+    "COLUMN_DOCS",
     "candidate_id",
     "parse_candidate",
     "model_params",
@@ -51,10 +68,12 @@ COLUMNS = [
     "k",
     "n_segments",
     "silhouette",
+    "silhouette_assigned",
     "calinski_harabasz",
     "davies_bouldin",
     "wcss",
     "bic",
+    "bic_rank_within_representation",
     "dbcv",
     "smallest_share",
     "largest_share",
@@ -66,6 +85,49 @@ COLUMNS = [
     "n_fit",
     "n_metric",
 ]
+
+#: What each column of :data:`COLUMNS` means (shown under the table in 03).
+COLUMN_DOCS: dict[str, str] = {
+    "candidate": "id: algorithm/representation/k (hdbscan/representation; rfm/rules)",
+    "algorithm": "clustering algorithm (rfm: the named RFM segments, a baseline)",
+    "representation": "space the clusterer worked in (scaled, pca, umap)",
+    "k": "segments asked for (empty for HDBSCAN, which finds its own)",
+    "n_segments": "segments found, noise not counted",
+    "silhouette": (
+        "mean silhouette on the metric sample in the preprocessed space; noise "
+        "(HDBSCAN 'Unassigned') counts as one more group, so scattered noise lowers "
+        "it: the same terms for density and partition methods"
+    ),
+    "silhouette_assigned": (
+        "silhouette of the assigned customers only (noise dropped); information "
+        "only: it flatters HDBSCAN, read it with noise_share"
+    ),
+    "calinski_harabasz": "Calinski-Harabasz on the metric sample, noise as a group",
+    "davies_bouldin": "Davies-Bouldin on the metric sample, noise as a group (low: good)",
+    "wcss": "mean squared distance to the own group's centre, noise as a group",
+    "bic": (
+        "GMM only: BIC of the mixture on its fit sample; comparable only between "
+        "GMMs of the same representation (other spaces have other densities)"
+    ),
+    "bic_rank_within_representation": (
+        "GMM only: rank of bic among the GMMs of the same representation (1: "
+        "lowest); empty for other algorithms; never compare BIC across spaces"
+    ),
+    "dbcv": (
+        "HDBSCAN only: DBCV density validity (-1..1) in its own space on at most "
+        "clustering.dbcv_sample customers; information only, on another scale "
+        "than silhouette, so never ranked against partition methods"
+    ),
+    "smallest_share": "smallest segment's share of the fit sample (noise included)",
+    "largest_share": "largest segment's share of the fit sample",
+    "noise_share": "share of the fit sample HDBSCAN left unassigned (0 otherwise)",
+    "stability": "mean ARI between the fit and reseeded refits on 80 % subsamples",
+    "fit_seconds": "seconds of the clusterer fit (varies run to run)",
+    "reduce_seconds": "seconds of the representation fit (varies run to run)",
+    "dims": "dimensions of the representation",
+    "n_fit": "customers the candidate was fitted on",
+    "n_metric": "customers the metrics were computed on",
+}
 
 
 @dataclass
@@ -101,57 +163,14 @@ def is_quiet() -> bool:
     return not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
 
 
-def candidate_id(algorithm: str, representation: str, k: int | None) -> str:
-    """``"kmeans/scaled/5"``; HDBSCAN has no k (``"hdbscan/umap"``), RFM is ``"rfm/rules"``."""
-    if algorithm == "rfm":
-        return "rfm/rules"
-    if algorithm == "hdbscan" or k is None:
-        return f"{algorithm}/{representation}"
-    return f"{algorithm}/{representation}/{int(k)}"
+def model_params(clustering: Any) -> dict[str, Any]:
+    """SegmentationModel keyword settings from a config's ``clustering`` section.
 
-
-def parse_candidate(text: str) -> tuple[str, str, int | None]:
-    """Split ``"kmeans/scaled/5"`` into ``("kmeans", "scaled", 5)``.
-
-    Raises
-    ------
-    ConfigError
-        When the text does not name an algorithm, a representation and (except for
-        HDBSCAN) a k.
+    The same as :func:`segkit.clustering.model.settings_from_config`; use
+    ``SegmentationModel(**model_params(clustering), ...)`` or, simpler,
+    :meth:`SegmentationModel.from_config`.
     """
-    parts = str(text).strip().split("/")
-    example = (
-        "write it as algorithm/representation/k, e.g. kmeans/scaled/5 or hdbscan/umap"
-    )
-    if len(parts) not in (2, 3) or parts[0] not in ALGORITHMS:
-        raise ConfigError(
-            f"clustering.choice {text!r} is not a candidate; {example} "
-            f"(algorithms: {list(ALGORITHMS)})"
-        )
-    algorithm, representation = parts[0], parts[1]
-    if representation not in REPRESENTATIONS:
-        raise ConfigError(
-            f"clustering.choice {text!r} names representation {representation!r}; "
-            f"use one of {list(REPRESENTATIONS)}"
-        )
-    if algorithm == "hdbscan":
-        return algorithm, representation, None
-    if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 2:
-        raise ConfigError(f"clustering.choice {text!r} lacks a k >= 2; {example}")
-    return algorithm, representation, int(parts[2])
-
-
-def model_params(clustering: dict[str, Any]) -> dict[str, Any]:
-    """SegmentationModel ``params`` from a config's ``clustering`` section."""
-    return {
-        "n_init": int(clustering.get("n_init", 10)),
-        "fit_sample": int(clustering["fit_sample"]),
-        "ward_sample": int(clustering["ward_sample"]),
-        "pca_variance": float(clustering["pca_variance"]),
-        "umap_components": int(clustering["umap_components"]),
-        "umap_neighbors": int(clustering["umap_neighbors"]),
-        "min_cluster_share": float(clustering["hdbscan_min_cluster_share"]),
-    }
+    return settings_from_config(clustering)
 
 
 def _check_grid(clustering: dict[str, Any]) -> None:
@@ -187,9 +206,10 @@ def _progress(total: int, desc: str) -> Any:
 def compare_candidates(
     matrix: pd.DataFrame,
     *,
-    clustering: dict[str, Any],
+    clustering: Any,
     seed: int = 0,
     rfm: pd.DataFrame | None = None,
+    n_jobs: int | None = None,
 ) -> Comparison:
     """Fit and score every candidate of the grid on ``matrix``.
 
@@ -198,21 +218,26 @@ def compare_candidates(
     matrix : DataFrame
         The preprocessed features (``artifacts/matrix.parquet``): float columns,
         index ``customer_id``. Not modified.
-    clustering : dict
+    clustering : mapping
         The config's ``clustering`` section (``algorithms``, ``representations``,
         ``k_min``, ``k_max``, ``fit_sample``, ``metric_sample``, ``ward_sample``,
-        ``dbcv_sample``, ``stability_refits``, ...).
+        ``dbcv_sample``, ``stability_refits``, and the model settings read by
+        :func:`segkit.clustering.model.settings_from_config`).
     seed : int
         Seed of every sample and fit; the same seed gives the same table (except
         the seconds columns).
     rfm : DataFrame, optional
         ``artifacts/rfm.parquet`` (index ``customer_id``, column ``segment``); adds
         the ``rfm/rules`` baseline row.
+    n_jobs : int, optional
+        Parallel processes for the candidate fits (joblib; -1: all cores); None:
+        ``clustering.n_jobs``. The table does not depend on it.
 
     Returns
     -------
     Comparison
-        The table (:data:`COLUMNS`), segment sizes and sample sizes.
+        The table (:data:`COLUMNS`, described in :data:`COLUMN_DOCS`), segment
+        sizes and sample sizes.
 
     Raises
     ------
@@ -220,28 +245,42 @@ def compare_candidates(
         Fewer customers than ``k_min``, fewer than two varying features, identical
         rows, or missing values in the matrix.
     """
-    with thread_limit(min(len(matrix), int(clustering["fit_sample"]))):
-        return _compare(matrix, clustering=clustering, seed=seed, rfm=rfm)
+    jobs = clustering["n_jobs"] if n_jobs is None else n_jobs
+    with thread_limit(min(len(matrix), clustering["fit_sample"])):
+        return _compare(matrix, clustering=clustering, seed=seed, rfm=rfm, n_jobs=jobs)
+
+
+@dataclass
+class _Space:
+    """One representation of the fit sample and what every candidate in it shares."""
+
+    coords: np.ndarray  # fit sample in the representation
+    common: np.ndarray  # metric sample in the preprocessed space
+    metric_pos: np.ndarray  # metric sample rows within the fit sample
+    subsets: list[np.ndarray]  # stability subsamples (rows of the metric sample)
+    reduce_seconds: float
 
 
 def _compare(
     matrix: pd.DataFrame,
     *,
-    clustering: dict[str, Any],
+    clustering: Any,
     seed: int,
     rfm: pd.DataFrame | None,
+    n_jobs: int,
 ) -> Comparison:
+    from joblib import Parallel, delayed
+
     _check_grid(clustering)
-    k_min, k_max = int(clustering["k_min"]), int(clustering["k_max"])
-    SegmentationModel._check_matrix(matrix, k_min, "kmeans")
-    params = model_params(clustering)
-    settings = SegmentationModel(params=params)._settings()
+    k_min, k_max = clustering["k_min"], clustering["k_max"]
+    check_matrix(matrix, k_min, "kmeans")
+    settings = SegmentationModel(
+        **settings_from_config(clustering)
+    ).clusterer_settings()
     n = len(matrix)
-    fit_index = stratified_sample(matrix, int(clustering["fit_sample"]), seed=seed)
+    fit_index = stratified_sample(matrix, clustering["fit_sample"], seed=seed)
     fit_frame = matrix.loc[fit_index] if len(fit_index) < n else matrix
-    metric_index = stratified_sample(
-        fit_frame, int(clustering["metric_sample"]), seed=seed
-    )
+    metric_index = stratified_sample(fit_frame, clustering["metric_sample"], seed=seed)
     metric_pos = fit_frame.index.get_indexer(metric_index)
     common = fit_frame.to_numpy(dtype=np.float64)[metric_pos]
     distinct = len(np.unique(common, axis=0))
@@ -250,78 +289,41 @@ def _compare(
     sub_size = max(k_min + 1, int(0.8 * n_stab))
     subsets = [
         np.sort(rng.choice(n_stab, sub_size, replace=False))
-        for _ in range(int(clustering["stability_refits"]))
+        for _ in range(clustering["stability_refits"])
     ]
-    dbcv_rows = int(clustering.get("dbcv_sample", 3000))
-    rows: list[dict[str, Any]] = []
-    size_rows: list[pd.DataFrame] = []
-    ks = list(range(k_min, k_max + 1))
-    per_rep = sum(1 if a == "hdbscan" else len(ks) for a in clustering["algorithms"])
-    bar = _progress(per_rep * len(clustering["representations"]), "candidates")
+    dbcv_rows = clustering["dbcv_sample"]
+    ks = [k for k in range(k_min, k_max + 1) if k <= distinct]
+    if len(ks) < k_max - k_min + 1:
+        logger.info("skip k > %d: only %d distinct rows", distinct, distinct)
+    tasks = []
     for rep in clustering["representations"]:
         start = time.perf_counter()
-        reducer = make_reducer(rep, clustering, seed)
-        coords = reducer.fit_transform(fit_frame).to_numpy()
-        reduce_seconds = time.perf_counter() - start
-        stab_coords = coords[metric_pos]
-        main_cache: dict[str, Any] = {}
-        refit_caches: list[dict[str, Any]] = [{} for _ in subsets]
+        coords = make_reducer(rep, clustering, seed).fit_transform(fit_frame)
+        space = _Space(
+            coords=coords.to_numpy(),
+            common=common,
+            metric_pos=metric_pos,
+            subsets=subsets,
+            reduce_seconds=time.perf_counter() - start,
+        )
         for algorithm in clustering["algorithms"]:
-            for k in [None] if algorithm == "hdbscan" else ks:
-                bar.update(1)
-                if k is not None and k > distinct:
-                    logger.info(
-                        "skip %s/%s/%s: only %d distinct rows",
-                        algorithm,
-                        rep,
-                        k,
-                        distinct,
-                    )
-                    continue
-                model = SegmentationModel(
-                    algorithm=algorithm,
-                    representation=rep,
-                    n_segments=k or 2,
-                    random_state=seed,
-                    params=params,
-                )
-                start = time.perf_counter()
-                labels = model._fit_clusterer(coords, settings, main_cache)
-                fit_seconds = time.perf_counter() - start
-                row: dict[str, Any] = {
-                    "candidate": candidate_id(algorithm, rep, k),
-                    "algorithm": algorithm,
-                    "representation": rep,
-                    "k": k,
-                    **sizes(labels),
-                    **partition_metrics(common, labels[metric_pos]),
-                    "bic": getattr(model, "bic_", np.nan),
-                    "dbcv": (
-                        dbcv(
-                            stab_coords,
-                            labels[metric_pos],
-                            max_rows=dbcv_rows,
-                            seed=seed,
-                        )
-                        if algorithm == "hdbscan"
-                        else np.nan
-                    ),
-                    "stability": _stability(
-                        model,
-                        stab_coords,
-                        labels[metric_pos],
-                        subsets,
-                        refit_caches,
-                        settings,
-                    ),
-                    "fit_seconds": fit_seconds,
-                    "reduce_seconds": reduce_seconds,
-                    "dims": coords.shape[1],
-                    "n_fit": len(coords),
-                    "n_metric": n_stab,
-                }
-                rows.append(row)
-                size_rows.append(_size_frame(row["candidate"], labels))
+            grid = [None] if algorithm == "hdbscan" else ks
+            tasks.append((algorithm, rep, grid, space))
+    bar = _progress(len(tasks), "candidates")
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    rows: list[dict[str, Any]] = []
+    size_rows: list[pd.DataFrame] = []
+    jobs = (
+        delayed(_score_algorithm)(
+            algorithm, rep, grid, space, settings, seed=seed, dbcv_rows=dbcv_rows
+        )
+        for algorithm, rep, grid, space in tasks
+    )
+    for found in runner(jobs):
+        bar.update(1)
+        for row, labels in found:
+            rows.append(row)
+            size_rows.append(_size_frame(row["candidate"], labels))
     bar.close()
     if rfm is not None and "segment" in rfm.columns:
         row, frame = _rfm_row(rfm, fit_frame, metric_pos, common)
@@ -329,13 +331,14 @@ def _compare(
         size_rows.append(frame)
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     table["k"] = table["k"].astype("Int64")
+    table["bic_rank_within_representation"] = _bic_rank(table)
     samples = {
         "customers": n,
         "fit": len(fit_frame),
         "metric": n_stab,
         "stability_subsample": sub_size if subsets else 0,
         "dbcv": min(dbcv_rows, n_stab),
-        "ward": min(int(clustering["ward_sample"]), len(fit_frame)),
+        "ward": min(clustering["ward_sample"], len(fit_frame)),
     }
     logger.info("compared %d candidates on %s", len(table), samples)
     return Comparison(
@@ -347,31 +350,90 @@ def _compare(
     )
 
 
+def _bic_rank(table: pd.DataFrame) -> pd.Series:
+    """Rank of BIC among the GMMs of one representation (1: lowest); NaN otherwise."""
+    bic = table["bic"].astype(float)
+    return bic.groupby(table["representation"]).rank(method="min")
+
+
+def _score_algorithm(
+    algorithm: str,
+    rep: str,
+    grid: list[int | None],
+    space: _Space,
+    settings: dict[str, Any],
+    *,
+    seed: int,
+    dbcv_rows: int,
+) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """Fit and score one algorithm at every k of ``grid`` in one representation.
+
+    One task keeps one Ward tree cache, so its tree (and each stability subset's)
+    is built once for all k.
+    """
+    settings = {**settings, "tree_cache": {}}
+    coords, pos = space.coords, space.metric_pos
+    stab_coords = coords[pos]
+    out = []
+    for k in grid:
+        clusterer = make_clusterer(algorithm, k, random_state=seed, **settings)
+        start = time.perf_counter()
+        labels = np.asarray(clusterer.fit(coords).labels_, dtype=np.int64)
+        fit_seconds = time.perf_counter() - start
+        sampled = labels[pos]
+        metrics = partition_metrics(space.common, sampled)
+        assigned = (
+            partition_metrics(space.common, sampled, noise="drop")["silhouette"]
+            if (sampled == NOISE).any()
+            else metrics["silhouette"]
+        )
+        row: dict[str, Any] = {
+            "candidate": candidate_id(algorithm, rep, k),
+            "algorithm": algorithm,
+            "representation": rep,
+            "k": k,
+            **sizes(labels),
+            **metrics,
+            "silhouette_assigned": assigned,
+            "bic": clusterer.bic(coords) if algorithm == "gmm" else np.nan,
+            "dbcv": (
+                dbcv(stab_coords, sampled, max_rows=dbcv_rows, seed=seed)
+                if algorithm == "hdbscan"
+                else np.nan
+            ),
+            "stability": _stability(
+                algorithm, k, stab_coords, sampled, space.subsets, settings, seed
+            ),
+            "fit_seconds": fit_seconds,
+            "reduce_seconds": space.reduce_seconds,
+            "dims": coords.shape[1],
+            "n_fit": len(coords),
+            "n_metric": len(pos),
+        }
+        out.append((row, labels))
+    return out
+
+
 def _stability(
-    model: SegmentationModel,
+    algorithm: str,
+    k: int | None,
     X: np.ndarray,
     reference: np.ndarray,
     subsets: list[np.ndarray],
-    caches: list[dict[str, Any]],
     settings: dict[str, Any],
+    seed: int,
 ) -> float:
     """Mean ARI between ``reference`` and refits on reseeded subsamples of ``X``."""
     if not subsets:
         return float("nan")
     scores = []
-    for i, (rows, cache) in enumerate(zip(subsets, caches, strict=True)):
-        refit = SegmentationModel(
-            algorithm=model.algorithm,
-            representation=model.representation,
-            n_segments=model.n_segments,
-            random_state=int(model.random_state) + 1 + i,
-            params=model.params,
-        )
+    for i, rows in enumerate(subsets):
+        refit = make_clusterer(algorithm, k, random_state=seed + 1 + i, **settings)
         try:
-            refit._fit_clusterer(X[rows], settings, cache)
-            scores.append(ari(reference, refit._raw_predict(X)))
+            refit.fit(X[rows])
+            scores.append(ari(reference, refit.predict(X)))
         except ValueError as exc:  # e.g. a refit with fewer points than k
-            logger.info("stability refit failed for %s: %s", model.algorithm, exc)
+            logger.info("stability refit failed for %s: %s", algorithm, exc)
     return float(np.mean(scores)) if scores else float("nan")
 
 
@@ -404,7 +466,7 @@ def _rfm_row(
         )
     codes = pd.Series(pd.factorize(named.fillna("Other"), sort=True)[0])
     labels = codes.to_numpy(dtype=np.int64)
-    row = {
+    row: dict[str, Any] = {
         "candidate": candidate_id("rfm", "rules", None),
         "algorithm": "rfm",
         "representation": "rules",
@@ -412,6 +474,7 @@ def _rfm_row(
         **sizes(labels),
         **partition_metrics(common, labels[metric_pos]),
         "bic": np.nan,
+        "bic_rank_within_representation": np.nan,
         "dbcv": np.nan,
         "stability": np.nan,
         "fit_seconds": 0.0,
@@ -420,4 +483,5 @@ def _rfm_row(
         "n_fit": len(labels),
         "n_metric": len(metric_pos),
     }
+    row["silhouette_assigned"] = row["silhouette"]
     return row, _size_frame(row["candidate"], labels)

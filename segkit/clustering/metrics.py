@@ -25,11 +25,17 @@ logger = logging.getLogger(__name__)
 _NAN = float("nan")
 
 
-def partition_metrics(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def partition_metrics(
+    X: np.ndarray, labels: np.ndarray, *, noise: str = "group"
+) -> dict[str, float]:
     """Silhouette, Calinski-Harabasz, Davies-Bouldin and within-segment SS.
 
-    Noise rows (label -1) are left out. Metrics that need two segments are NaN when
-    fewer remain.
+    Noise rows (label -1, HDBSCAN's "Unassigned") are by default scored as one more
+    group: customers receive that segment too, and scattered noise then lowers the
+    silhouette instead of vanishing from it (dropping noise flatters a density
+    method against partition methods, which must place every customer).
+    ``noise="drop"`` leaves them out (the assigned customers' view). Metrics that
+    need two groups are NaN when fewer remain.
 
     Parameters
     ----------
@@ -37,15 +43,21 @@ def partition_metrics(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         Rows of the common space (a bounded sample).
     labels : ndarray
         Segment ids of those rows.
+    noise : {"group", "drop"}
+        How noise rows are scored.
 
     Returns
     -------
     dict
         ``silhouette``, ``calinski_harabasz``, ``davies_bouldin``, ``wcss`` (mean
-        squared distance to the segment centre, per customer).
+        squared distance to the group centre, per customer).
     """
-    keep = labels != -1
-    X, labels = X[keep], labels[keep]
+    if noise not in ("group", "drop"):
+        raise ValueError(f"noise is {noise!r}; use 'group' or 'drop'")
+    labels = np.asarray(labels)
+    if noise == "drop":
+        keep = labels != -1
+        X, labels = X[keep], labels[keep]
     out = {
         "silhouette": _NAN,
         "calinski_harabasz": _NAN,

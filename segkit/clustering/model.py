@@ -5,6 +5,13 @@ per customer, index ``customer_id``) into segment ids. The compare step fits the
 chosen candidate and saves it as ``model.joblib``; the validate step clones and refits
 it on bootstrap samples; ``segkit score`` loads it to score new customers.
 
+It is a scikit-learn estimator: every setting is a keyword argument of ``__init__``
+stored as given (``get_params``/``set_params``/``clone`` reach all of them, the
+segment ``names`` included), ``fit`` returns ``self`` and learned state ends in
+``_``. The clusterer comes from :func:`segkit.clustering.algorithms.make_clusterer`.
+Numpy arrays are accepted as well as frames (columns are then named ``x0``, ``x1``
+...).
+
 Segment ids are integers ``0 .. k-1`` numbered by size in the fitted data (0 is the
 largest segment); ``-1`` is HDBSCAN's noise, shown as "Unassigned".
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +29,85 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
+from sklearn.utils import check_array
 
+from segkit.clustering.algorithms import (
+    ALGORITHMS,
+    DEFAULT_SETTINGS,
+    NOISE,
+    check_finite,
+    check_matrix,
+    make_clusterer,
+    parse_candidate,
+)
 from segkit.clustering.reduce import Reducer
-from segkit.clustering.sampling import nearest_centre, stratified_sample, thread_limit
-from segkit.exceptions import DataError, ModelError, NotFittedError
+from segkit.clustering.sampling import stratified_sample, thread_limit
+from segkit.exceptions import ModelError, NotFittedError
 
-__all__ = ["ALGORITHMS", "NOISE", "SegmentationModel", "FORMAT_VERSION"]
+__all__ = [
+    "ALGORITHMS",
+    "NOISE",
+    "SegmentationModel",
+    "FORMAT_VERSION",
+    "settings_from_config",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Clustering algorithms a model (and ``clustering.algorithms``) can use.
-ALGORITHMS = ("kmeans", "minibatch_kmeans", "gmm", "ward", "hdbscan")
-#: Segment id of HDBSCAN noise.
-NOISE = -1
 #: Version of the saved-model layout; bump when it changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
-_DEFAULT_PARAMS: dict[str, Any] = {
-    "n_init": 10,  # k-means restarts: one k-means++ start lands in bad optima
-    "fit_sample": None,  # fit on a stratified sample of this many rows (None: all)
-    "ward_sample": 10_000,  # Ward is quadratic: bounded sample, rest -> nearest centre
-    "pca_variance": 0.9,
-    "umap_components": 5,
-    "umap_neighbors": 30,
-    "min_cluster_size": None,  # HDBSCAN; None: hdbscan_min_cluster_share of the rows
-    "min_cluster_share": 0.02,
-    "min_samples": 10,  # HDBSCAN core distance neighbours
-    "batch_size": 4096,  # MiniBatchKMeans
+_REDUCER = Reducer().get_params()
+_CLUSTERER_KEYS = (
+    "n_init",
+    "gmm_n_init",
+    "batch_size",
+    "ward_sample",
+    "min_cluster_size",
+    "min_cluster_share",
+    "min_samples",
+)
+#: config key in the ``clustering`` section -> SegmentationModel keyword
+_CONFIG_KEYS = {
+    "n_init": "n_init",
+    "gmm_n_init": "gmm_n_init",
+    "fit_sample": "fit_sample",
+    "ward_sample": "ward_sample",
+    "pca_variance": "pca_variance",
+    "umap_components": "umap_components",
+    "umap_neighbors": "umap_neighbors",
+    "hdbscan_min_cluster_share": "min_cluster_share",
+    "hdbscan_min_samples": "min_samples",
 }
+
+
+def settings_from_config(clustering: Mapping[str, Any]) -> dict[str, Any]:
+    """SegmentationModel keyword settings from a config's ``clustering`` section.
+
+    Only keys the section holds are returned (the others keep the model's
+    defaults): ``n_init``, ``gmm_n_init``, ``fit_sample``, ``ward_sample``,
+    ``pca_variance``, ``umap_components``, ``umap_neighbors``,
+    ``hdbscan_min_cluster_share`` (-> ``min_cluster_share``) and
+    ``hdbscan_min_samples`` (-> ``min_samples``).
+    """
+    out: dict[str, Any] = {}
+    for key, keyword in _CONFIG_KEYS.items():
+        try:
+            out[keyword] = clustering[key]
+        except KeyError:
+            continue
+    return out
+
+
+def _n_rows(features: Any) -> int:
+    shape = getattr(features, "shape", None)  # frames, arrays, sparse matrices
+    if shape is not None:
+        return int(shape[0])
+    try:
+        return len(features)
+    except TypeError:  # array-likes with only __array__
+        return int(np.asarray(features).shape[0])
 
 
 def _versions() -> dict[str, str]:
@@ -67,27 +125,45 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-class SegmentationModel(BaseEstimator):
+class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
     """Preprocess, reduce and cluster customers; predict segments for new ones.
 
     Parameters
     ----------
     preprocessor : transformer, optional
-        A ``segkit.features.preprocess.Preprocessor`` (or any sklearn transformer returning
-        a frame); cloned and fitted by :meth:`fit`. None: the numeric columns of the
-        features are used as they are.
+        A ``segkit.features.preprocess.Preprocessor`` (or any sklearn transformer
+        returning a frame); cloned and fitted by :meth:`fit`. None: the numeric
+        columns of the features are used as they are.
     representation : {"scaled", "pca", "umap"}
         Space the clusterer works in.
     algorithm : {"kmeans", "minibatch_kmeans", "gmm", "ward", "hdbscan"}
-        Clustering algorithm.
+        Clustering algorithm (:data:`segkit.clustering.algorithms.ALGORITHMS`).
     n_segments : int
         Number of segments (ignored by HDBSCAN, which finds its own).
     random_state : int
         Seed of every random step; the same seed gives the same labels.
-    params : dict, optional
-        Extra settings: ``n_init``, ``fit_sample``, ``ward_sample``,
-        ``pca_variance``, ``umap_components``, ``umap_neighbors``,
-        ``min_cluster_size``, ``min_cluster_share``, ``min_samples``, ``batch_size``.
+    n_init : int
+        k-means restarts.
+    gmm_n_init : int
+        Gaussian-mixture EM restarts.
+    batch_size : int
+        MiniBatchKMeans batch size.
+    ward_sample : int
+        Ward's tree is built on at most this many rows, the rest go to the nearest
+        centre.
+    min_cluster_size : int, optional
+        HDBSCAN smallest cluster; None: ``min_cluster_share`` of the rows.
+    min_cluster_share : float
+        HDBSCAN smallest cluster as a share of the rows.
+    min_samples : int
+        HDBSCAN core-distance neighbours.
+    fit_sample : int, optional
+        Fit reducer and clusterer on a stratified sample of this many rows and
+        predict the rest; None: all rows.
+    pca_variance, umap_components, umap_neighbors
+        Settings of the :class:`~segkit.clustering.reduce.Reducer`.
+    names : dict, optional
+        Segment id -> display name (set by the profile step; survives ``clone``).
 
     Attributes
     ----------
@@ -97,11 +173,14 @@ class SegmentationModel(BaseEstimator):
         Sorted segment ids present after fit (-1 included when there is noise).
     centers_ : DataFrame
         Mean of each segment in the representation space (index segment id).
-    n_fit_ : int
-        Customers the reducer and clusterer were fitted on (a stratified sample
-        when ``fit_sample`` is smaller than the data).
-    names : dict
-        Segment id -> name; settable. Empty: "Segment <id>"; -1: "Unassigned".
+    fit_sample_size_ : int
+        Customers the reducer and clusterer were fitted on.
+    preprocessor_, reducer_, clusterer_ : estimators
+        The fitted steps (``preprocessor_`` is None without a preprocessor).
+    feature_names_in_ : ndarray of str
+        Input columns the model uses (only when fitted on a frame).
+    n_features_in_ : int
+        Number of input columns the model uses.
     config_, as_of_ : dict or None, date or None
         Set by the compare step so ``segkit score`` can rebuild features.
     """
@@ -117,45 +196,86 @@ class SegmentationModel(BaseEstimator):
         algorithm: str = "kmeans",
         n_segments: int = 4,
         random_state: int = 0,
-        params: dict[str, Any] | None = None,
+        n_init: int = DEFAULT_SETTINGS["n_init"],
+        gmm_n_init: int = DEFAULT_SETTINGS["gmm_n_init"],
+        batch_size: int = DEFAULT_SETTINGS["batch_size"],
+        ward_sample: int = DEFAULT_SETTINGS["ward_sample"],
+        min_cluster_size: int | None = DEFAULT_SETTINGS["min_cluster_size"],
+        min_cluster_share: float = DEFAULT_SETTINGS["min_cluster_share"],
+        min_samples: int = DEFAULT_SETTINGS["min_samples"],
+        fit_sample: int | None = None,
+        pca_variance: float = _REDUCER["pca_variance"],
+        umap_components: int = _REDUCER["umap_components"],
+        umap_neighbors: int = _REDUCER["umap_neighbors"],
+        names: dict[int, str] | None = None,
     ) -> None:
         self.preprocessor = preprocessor
         self.representation = representation
         self.algorithm = algorithm
         self.n_segments = n_segments
         self.random_state = random_state
-        self.params = params
+        self.n_init = n_init
+        self.gmm_n_init = gmm_n_init
+        self.batch_size = batch_size
+        self.ward_sample = ward_sample
+        self.min_cluster_size = min_cluster_size
+        self.min_cluster_share = min_cluster_share
+        self.min_samples = min_samples
+        self.fit_sample = fit_sample
+        self.pca_variance = pca_variance
+        self.umap_components = umap_components
+        self.umap_neighbors = umap_neighbors
+        self.names = names
+
+    @classmethod
+    def from_config(
+        cls,
+        candidate: str,
+        clustering: Mapping[str, Any],
+        *,
+        seed: int,
+        preprocessor: Any = None,
+    ) -> SegmentationModel:
+        """The model of a comparison candidate with a config's ``clustering`` settings.
+
+        Parameters
+        ----------
+        candidate : str
+            ``"kmeans/scaled/5"`` or ``"hdbscan/umap"``
+            (:func:`segkit.clustering.compare.parse_candidate`).
+        clustering : mapping
+            The config's ``clustering`` section (see :func:`settings_from_config`).
+        seed : int
+            ``random_state``.
+        preprocessor : transformer, optional
+            As in the constructor.
+        """
+        algorithm, representation, k = parse_candidate(candidate)
+        extra = {} if k is None else {"n_segments": k}
+        return cls(
+            preprocessor=preprocessor,
+            algorithm=algorithm,
+            representation=representation,
+            random_state=seed,
+            **extra,
+            **settings_from_config(clustering),
+        )
 
     # ------------------------------------------------------------------ names
-    @property
-    def names(self) -> dict[int, str]:
-        """Segment id -> display name (settable)."""
-        return self.__dict__.setdefault("_names", {})
-
-    @names.setter
-    def names(self, value: dict[int, str]) -> None:
-        self.__dict__["_names"] = {int(k): str(v) for k, v in dict(value).items()}
-
     def segment_name(self, segment_id: int) -> str:
         """Display name of a segment: its name, "Unassigned" for -1, else "Segment <id>"."""
         segment_id = int(segment_id)
-        if segment_id in self.names:
-            return self.names[segment_id]
+        named = {int(k): str(v) for k, v in dict(self.names or {}).items()}
+        if segment_id in named:
+            return named[segment_id]
         if segment_id == NOISE:
             return "Unassigned"
         return f"Segment {segment_id}"
 
     # --------------------------------------------------------------- helpers
-    def _settings(self) -> dict[str, Any]:
-        settings = dict(_DEFAULT_PARAMS)
-        unknown = set(self.params or {}) - set(settings)
-        if unknown:
-            raise ModelError(
-                f"unknown SegmentationModel params {sorted(unknown)}; "
-                f"valid keys: {sorted(settings)}"
-            )
-        settings.update(self.params or {})
-        return settings
+    def clusterer_settings(self) -> dict[str, Any]:
+        """The settings this model passes to :func:`make_clusterer`."""
+        return {key: getattr(self, key) for key in _CLUSTERER_KEYS}
 
     def _check_settings(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -176,33 +296,58 @@ class SegmentationModel(BaseEstimator):
                 "load a fitted one with SegmentationModel.load(path)"
             )
 
-    def _matrix(self, features: pd.DataFrame, *, fitting: bool) -> pd.DataFrame:
-        if not isinstance(features, pd.DataFrame):
-            raise DataError(
-                f"features must be a pandas DataFrame indexed by customer_id, got "
-                f"{type(features).__name__}"
+    def _as_frame(self, features: Any, *, fitting: bool) -> pd.DataFrame:
+        """Frames pass through; arrays (and lists) become frames ``x0``, ``x1``..."""
+        if isinstance(features, pd.DataFrame):
+            return features
+        dtype = np.float64 if self.preprocessor is None else None
+        values = check_array(features, dtype=dtype, ensure_all_finite=False)
+        if fitting:
+            return pd.DataFrame(
+                values, columns=[f"x{i}" for i in range(values.shape[1])]
             )
+        if values.shape[1] != self.n_features_in_:
+            raise ModelError(
+                f"X has {values.shape[1]} features, but SegmentationModel is "
+                f"expecting {self.n_features_in_} features as input; pass the "
+                "columns the model was fitted on"
+            )
+        names = self.__dict__.get("feature_names_in_")
+        if names is None:
+            names = [f"x{i}" for i in range(values.shape[1])]
+        return pd.DataFrame(values, columns=list(names))
+
+    def _matrix(self, features: Any, *, fitting: bool) -> pd.DataFrame:
+        named = isinstance(features, pd.DataFrame)
+        features = self._as_frame(features, fitting=fitting)
         if fitting:
             if self.preprocessor is not None:
                 self.preprocessor_ = clone(self.preprocessor)
                 self.preprocessor_.fit(features)
                 used = getattr(self.preprocessor_, "feature_names_in_", None)
-                self.feature_names_in_ = [
+                used = [
                     str(c) for c in (used if used is not None else features.columns)
                 ]
             else:
                 self.preprocessor_ = None
                 numeric = features.select_dtypes(include=["number", "bool"])
-                self.feature_names_in_ = [str(c) for c in numeric.columns]
+                used = [str(c) for c in numeric.columns]
+            self.n_features_in_ = len(used)
+            if named:
+                self.feature_names_in_ = np.asarray(used, dtype=object)
+            else:
+                self.__dict__.pop("feature_names_in_", None)
+            columns = used
         else:
-            missing = [c for c in self.feature_names_in_ if c not in features.columns]
+            columns = list(self.__dict__.get("feature_names_in_", features.columns))
+            missing = [c for c in columns if c not in features.columns]
             if missing:
                 raise ModelError(
                     f"features lack the columns {missing} the model was fitted on; "
                     "compute them with the same config (segkit.features.step.build) "
                     "before predicting"
                 )
-        frame = features[self.feature_names_in_]
+        frame = features[columns]
         if self.preprocessor_ is not None:
             out = self.preprocessor_.transform(frame)
             if not isinstance(out, pd.DataFrame):
@@ -217,201 +362,73 @@ class SegmentationModel(BaseEstimator):
             out.columns = [str(c) for c in out.columns]
         else:
             out = frame.astype(np.float64)
+        if not fitting:  # fit checks these (and more) in check_matrix
+            check_finite(out)
         return out
 
-    @staticmethod
-    def _check_matrix(matrix: pd.DataFrame, k: int, algorithm: str) -> None:
-        values = matrix.to_numpy(dtype=np.float64)
-        finite = np.isfinite(values).all(0)
-        bad = [c for c, ok in zip(matrix.columns, finite, strict=True) if not ok]
-        if bad:
-            raise DataError(
-                f"features {bad[:10]} hold missing or infinite values; impute them "
-                "with the preprocessor (pass preprocessor=) or fix the features step"
-            )
-        n = len(matrix)
-        need = 10 if algorithm == "hdbscan" else k
-        if n < need:
-            raise DataError(
-                f"only {n} customers but {algorithm} needs at least {need} "
-                f"(n_segments={k}); lower clustering.k_min and k_max or supply more "
-                "customers"
-            )
-        varying = np.ptp(values, axis=0) > 0 if n else np.zeros(0, bool)
-        if not varying.any():
-            raise DataError(
-                f"all {n} customers have identical values in every feature "
-                f"({list(matrix.columns)[:10]}); there is nothing to segment: check "
-                "the input data and the features step"
-            )
-        if varying.sum() < 2:
-            only = [c for c, v in zip(matrix.columns, varying, strict=True) if v]
-            raise DataError(
-                f"only one usable feature ({only[0]!r}); the other "
-                f"{len(matrix.columns) - 1} are constant. A segmentation needs at "
-                "least two varying features: add feature groups or remove them from "
-                "features.exclude in the config"
-            )
-        distinct = len(np.unique(values, axis=0)) if n <= 200_000 else n
-        if algorithm != "hdbscan" and distinct < k:
-            raise DataError(
-                f"only {distinct} distinct customers but n_segments={k}; lower "
-                "clustering.k_max or supply more varied customers"
-            )
-
-    # ------------------------------------------------------------ clustering
-    def _fit_clusterer(
-        self,
-        X: np.ndarray,
-        s: dict[str, Any],
-        cache: dict[str, Any] | None = None,
-    ) -> np.ndarray:
-        """Fit the clusterer on X; return raw labels of X.
-
-        ``cache`` (used by the comparison grid) keeps Ward's tree so that cutting
-        the same data at several k builds it once.
-        """
-        k, seed, algo = int(self.n_segments), int(self.random_state), self.algorithm
-        if algo == "kmeans":
-            from sklearn.cluster import KMeans
-
-            est = KMeans(n_clusters=k, n_init=int(s["n_init"]), random_state=seed)
-            raw = est.fit_predict(X)
-        elif algo == "minibatch_kmeans":
-            from sklearn.cluster import MiniBatchKMeans
-
-            est = MiniBatchKMeans(
-                n_clusters=k,
-                n_init=int(s["n_init"]),
-                batch_size=int(s["batch_size"]),
-                random_state=seed,
-            )
-            raw = est.fit_predict(X)
-        elif algo == "gmm":
-            from sklearn.mixture import GaussianMixture
-
-            est = GaussianMixture(
-                n_components=k,
-                covariance_type="full",
-                reg_covar=1e-4,
-                random_state=seed,
-            )
-            raw = est.fit(X).predict(X)
-            self.bic_ = float(est.bic(X))
-        elif algo == "ward":
-            from scipy.cluster.hierarchy import fcluster, linkage
-
-            cache = {} if cache is None else cache
-            if "ward_tree" not in cache:
-                rng = np.random.default_rng(seed)
-                bound = int(s["ward_sample"])
-                rows = (
-                    np.sort(rng.choice(len(X), bound, replace=False))
-                    if len(X) > bound
-                    else np.arange(len(X))
-                )
-                cache["ward_rows"] = rows
-                cache["ward_tree"] = linkage(X[rows], method="ward")
-            rows, tree = cache["ward_rows"], cache["ward_tree"]
-            part = fcluster(tree, t=k, criterion="maxclust") - 1
-            centres = np.vstack([X[rows][part == c].mean(0) for c in np.unique(part)])
-            est = {"centres": centres}
-            raw = nearest_centre(X, centres)
-            raw[rows] = part
-            self.n_ward_ = len(rows)
-        else:
-            import hdbscan
-
-            size = s["min_cluster_size"] or max(
-                5, round(float(s["min_cluster_share"]) * len(X))
-            )
-            est = hdbscan.HDBSCAN(
-                min_cluster_size=int(size),
-                min_samples=int(min(int(s["min_samples"]), size)),
-                prediction_data=True,
-                core_dist_n_jobs=2,
-            ).fit(X)
-            raw = est.labels_.copy()
-        self.clusterer_ = est
-        return np.asarray(raw, dtype=np.int64)
-
-    def _raw_predict(self, X: np.ndarray) -> np.ndarray:
-        est = self.clusterer_
-        if self.algorithm == "ward":
-            return nearest_centre(X, est["centres"])
-        if self.algorithm == "hdbscan":
-            import hdbscan
-
-            labels, _ = hdbscan.approximate_predict(est, X)
-            return np.asarray(labels, dtype=np.int64)
-        return np.asarray(est.predict(X), dtype=np.int64)
-
     def _relabel(self, raw: np.ndarray) -> np.ndarray:
-        lookup = self._label_map_
         out = np.full(len(raw), NOISE, dtype=np.int64)
-        for old, new in lookup.items():
+        for old, new in self._label_map_.items():
             out[raw == old] = new
         return out
 
     # -------------------------------------------------------------- public
-    def fit(self, features: pd.DataFrame, y: Any = None) -> SegmentationModel:
+    def fit(self, features: Any, y: Any = None) -> SegmentationModel:
         """Fit preprocessor, representation and clusterer on ``features``.
 
         Parameters
         ----------
-        features : DataFrame
+        features : DataFrame or array
             One row per customer, index ``customer_id``; the columns the
             preprocessor expects (or numeric columns when there is none).
+        y : ignored
 
         Returns
         -------
         SegmentationModel
             ``self``, fitted; ``labels_`` covers every row of ``features``.
         """
-        with thread_limit(len(features)):
+        with thread_limit(_n_rows(features)):
             return self._fit(features)
 
-    def _fit(self, features: pd.DataFrame) -> SegmentationModel:
+    def _fit(self, features: Any) -> SegmentationModel:
         self._check_settings()
-        s = self._settings()
         matrix = self._matrix(features, fitting=True)
-        self._check_matrix(matrix, int(self.n_segments), self.algorithm)
+        check_matrix(matrix, int(self.n_segments), self.algorithm)
         n = len(matrix)
-        limit = s["fit_sample"]
+        limit = self.fit_sample
         rows = (
-            stratified_sample(matrix, int(limit), seed=int(self.random_state))
-            if limit and n > int(limit)
+            stratified_sample(matrix, int(limit), seed=self.random_state)
+            if limit and n > limit
             else matrix.index
         )
         fit_part = matrix.loc[rows] if len(rows) < n else matrix
         self.reducer_ = Reducer(
             self.representation,
-            pca_variance=float(s["pca_variance"]),
-            umap_components=int(s["umap_components"]),
-            umap_neighbors=int(s["umap_neighbors"]),
-            random_state=int(self.random_state),
+            pca_variance=self.pca_variance,
+            umap_components=self.umap_components,
+            umap_neighbors=self.umap_neighbors,
+            random_state=self.random_state,
         )
         fit_coords = self.reducer_.fit_transform(fit_part)
-        coords = fit_coords.to_numpy()
-        raw = self._fit_clusterer(coords, s)
+        self.clusterer_ = make_clusterer(
+            self.algorithm,
+            self.n_segments,
+            random_state=self.random_state,
+            **self.clusterer_settings(),
+        ).fit(fit_coords.to_numpy())
+        raw = np.asarray(self.clusterer_.labels_, dtype=np.int64)
         values, counts = np.unique(raw[raw != NOISE], return_counts=True)
         order = np.lexsort((values, -counts))
         self._label_map_ = {int(values[i]): new for new, i in enumerate(order)}
         fit_labels = self._relabel(raw)
-        self.n_fit_ = len(fit_part)
+        labels = pd.Series(fit_labels, index=fit_part.index)
         if len(rows) < n:
             rest = matrix.index.difference(rows, sort=False)
             rest_coords = self.reducer_.transform(matrix.loc[rest]).to_numpy()
-            labels = pd.concat(
-                [
-                    pd.Series(fit_labels, index=rows),
-                    pd.Series(
-                        self._relabel(self._raw_predict(rest_coords)), index=rest
-                    ),
-                ]
-            ).reindex(matrix.index)
-        else:
-            labels = pd.Series(fit_labels, index=matrix.index)
+            rest_labels = self._relabel(self.clusterer_.predict(rest_coords))
+            labels = pd.concat([labels, pd.Series(rest_labels, index=rest)])
+            labels = labels.reindex(matrix.index)
         self.labels_ = labels.astype(np.int64).rename("segment")
         self.segment_ids_ = sorted(int(v) for v in np.unique(self.labels_))
         centre_frame = fit_coords.reset_index(drop=True)
@@ -420,29 +437,30 @@ class SegmentationModel(BaseEstimator):
         self.fit_sample_size_ = len(rows)
         return self
 
-    def transform(self, features: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, features: Any) -> pd.DataFrame:
         """Coordinates of ``features`` in the clustering representation (index kept)."""
         self._check_fitted()
         matrix = self._matrix(features, fitting=False)
         return self.reducer_.transform(matrix)
 
-    def predict(self, features: pd.DataFrame) -> pd.Series:
+    def predict(self, features: Any) -> pd.Series:
         """Segment id of each row of ``features`` (-1: HDBSCAN noise, "Unassigned").
 
         Parameters
         ----------
-        features : DataFrame
+        features : DataFrame or array
             Index ``customer_id``; must hold every column the model was fitted on.
 
         Returns
         -------
         Series
-            Integer segment ids, index ``customer_id``, name ``segment``.
+            Integer segment ids, index ``customer_id`` (a range for arrays), name
+            ``segment``.
         """
-        with thread_limit(len(features)):
+        with thread_limit(_n_rows(features)):
             coords = self.transform(features)
-            labels = self._relabel(self._raw_predict(coords.to_numpy()))
-        return pd.Series(labels, index=features.index, name="segment", dtype=np.int64)
+            labels = self._relabel(self.clusterer_.predict(coords.to_numpy()))
+        return pd.Series(labels, index=coords.index, name="segment", dtype=np.int64)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -1,30 +1,43 @@
-"""Pick one candidate from the comparison table by a documented rule.
+"""Pick a segmentation by a documented, stability-led rule -- or say there is none.
 
-The rule, in the words the notebook prints:
+The rule, in the words the notebook prints (settings in
+:class:`segkit.clustering.selection.SelectionSettings`):
 
-1. **Constraints.** A candidate is eligible when it has 2 to
-   ``clustering.max_segments`` segments, its smallest segment holds at least
-   ``clustering.min_segment_share`` of the customers and its largest at most
-   ``clustering.max_segment_share`` (on Online Retail the best raw silhouette,
-   0.84, belongs to a split of 3 % big spenders from 97 % of everyone else: true,
-   but not a segmentation anyone can act on), its stability (mean ARI of
-   reseeded refits) is at least ``clustering.min_stability`` and its noise share is
-   at most ``clustering.max_noise_share``. The RFM rules are a reference baseline,
-   never the winner.
-2. **Score.** ``quality - segment_penalty x (n_segments - 2)``. For partitioning
-   methods quality is the mean of three indices computed in the common space, each
-   rescaled so that the best candidate of the comparison scores 1: silhouette,
-   Calinski-Harabasz and the inverse of Davies-Bouldin. One index alone misleads:
-   silhouette and Davies-Bouldin both prefer 2 segments whenever segments come in
-   pairs (measured on planted data: 4 planted segments, silhouette 0.69 at k=2
-   vs 0.67 at k=4), Calinski-Harabasz peaks at the planted k there. For HDBSCAN
-   quality is its DBCV validity (density clusters are not judged by silhouette).
-   Each extra segment costs ``clustering.segment_penalty``: a finer split must
-   earn its keep.
-3. **Winner.** The highest score; ties (scores within :data:`TIE_TOLERANCE` =
-   0.005 of the best) go to fewer segments, then to the more stable candidate. The runner-up is the best eligible candidate with a different
-   number of segments.
-4. **Override.** ``clustering.choice`` (e.g. ``kmeans/scaled/5``) replaces the
+1. **Substantial.** 2 to ``clustering.max_segments`` segments, the smallest at
+   least ``min_segment_share`` of the customers, the largest at most
+   ``max_segment_share`` (splitting off a fringe is not a segmentation), at most
+   ``max_noise_share`` unassigned. The RFM rules are a baseline, never a candidate.
+2. **Finalists.** Per number of segments, the best ``finalists_per_k`` substantial
+   candidates of distinct algorithm families (ranked within that k by silhouette
+   and Calinski-Harabasz, which are comparable at equal k).
+3. **Stable.** A finalist *qualifies* when the median of its prediction-strength
+   folds (``ps_splits`` random half-splits, two folds each; Tibshirani & Walther
+   2005) is at least ``ps_cutoff`` (0.8) and every segment's mean bootstrap
+   Jaccard (``jaccard_refits`` refits; Hennig 2007) is at least ``min_jaccard``
+   (0.6: below it a segment dissolves).
+4. **Choice.** Among qualified candidates the one with the highest
+   Calinski-Harabasz index wins (:data:`RANK_BY`). Why CH and not silhouette or
+   "the largest stable k": on the 12 planted scenarios of ``benchmarks/recovery.py``
+   silhouette merges segments that come in pairs (too coarse) and "largest stable
+   k" splits elongated or large segments whose cut is stable but not real (too
+   fine); CH among *stable* candidates found the planted k most often (the figures
+   are in the benchmark's printout and the project's closing notes).
+5. **Structure.** ``"none"`` when nothing qualifies, or when the winner's share of
+   variance between segments (R-squared) is no better than k-means achieves on
+   structureless data of the same spread (a single Gaussian with the data's
+   covariance and a uniform box on its principal axes, ``null_refs`` draws each;
+   it must beat both by ``null_z`` standard deviations and ``null_margin``).
+   ``"weak"`` when it qualifies but its silhouette is below ``weak_silhouette``
+   (0.25: no substantial structure, Kaufman & Rousseeuw), its stability is
+   borderline (lower bound of prediction strength below the cutoff, a segment's
+   Jaccard below ``stable_jaccard``) or its refits split into competing solutions
+   (bimodal agreement). ``"clear"`` otherwise.
+6. **No structure.** Then the recommendation is the rule-based grid (RFM / value
+   tiers), not invented clusters. The step still fits and writes the most stable
+   finalist, flagged ``"fallback": true`` in ``recommendation.json``, because the
+   later steps and ``segkit score`` need a model that predicts; the reports say it
+   is a fallback.
+7. **Override.** ``clustering.choice`` (e.g. ``kmeans/scaled/5``) replaces the
    winner; the recommendation still reports what the rule picked.
 """
 
@@ -37,225 +50,352 @@ import numpy as np
 import pandas as pd
 
 from segkit.clustering.compare import candidate_id, parse_candidate
+from segkit.clustering.selection import (
+    ASSESS_COLUMNS,
+    SelectionSettings,
+    assess,
+    candidate_model,
+    null_reference,
+    screen,
+    selection_settings,
+)
 from segkit.exceptions import ConfigError, DataError
 
-__all__ = ["TIE_TOLERANCE", "recommend", "rule_text", "score_table", "leaderboard"]
+__all__ = [
+    "RANK_BY",
+    "RANK_RULES",
+    "recommend",
+    "select",
+    "rule_text",
+    "score_table",
+    "silhouette_words",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Scores closer than this count as a tie (then fewer segments, then stability win).
-TIE_TOLERANCE = 0.005
+#: How qualified candidates are ranked (see the module docstring, step 4).
+RANK_BY = "ch"
+#: Rankings :func:`recommend` accepts (the benchmark compares them).
+RANK_RULES = ("ch", "silhouette", "largest_k", "excess", "stability")
+
+#: Kaufman & Rousseeuw's (1990) reading of the average silhouette.
+SILHOUETTE_WORDS: tuple[tuple[float, str], ...] = (
+    (0.70, "strong structure"),
+    (0.50, "reasonable structure"),
+    (0.25, "weak structure that could be artificial"),
+    (-1.0, "no substantial structure"),
+)
 
 
-def _limits(clustering: dict[str, Any]) -> dict[str, float]:
-    return {
-        "max_segments": int(clustering["max_segments"]),
-        "min_segment_share": float(clustering["min_segment_share"]),
-        "max_segment_share": float(clustering.get("max_segment_share", 0.8)),
-        "min_stability": float(clustering["min_stability"]),
-        "max_noise_share": float(clustering.get("max_noise_share", 0.25)),
-        "segment_penalty": float(clustering.get("segment_penalty", 0.01)),
-    }
+def silhouette_words(value: float) -> str:
+    """Kaufman & Rousseeuw's words for an average silhouette (NaN: "not computed")."""
+    if not np.isfinite(value):
+        return "not computed"
+    for lower, words in SILHOUETTE_WORDS:
+        if value > lower:
+            return words
+    return SILHOUETTE_WORDS[-1][1]
 
 
-def rule_text(clustering: dict[str, Any]) -> str:
+def rule_text(clustering: Any) -> str:
     """The recommendation rule in plain words, with this config's numbers."""
-    lim = _limits(clustering)
+    s = selection_settings(clustering)
     return (
-        f"Eligible: 2 to {lim['max_segments']} segments, every segment at least "
-        f"{lim['min_segment_share']:.0%} and none more than "
-        f"{lim['max_segment_share']:.0%} of customers (splitting off a small "
-        "fringe is not a segmentation), stability (agreement of "
-        f"reseeded refits, ARI) at least {lim['min_stability']:.2f}, and at most "
-        f"{lim['max_noise_share']:.0%} of customers left unassigned. "
-        "Score = quality minus "
-        f"{lim['segment_penalty']:.3f} per segment beyond two. For partitioning "
-        "methods quality is the average of three separation indices (silhouette: "
-        "how much closer customers are to their own segment than to the next; "
-        "Calinski-Harabasz: spread between segments against spread within; "
-        "Davies-Bouldin, inverted: overlap of the most similar segments), each "
-        "scaled so the best eligible candidate scores 1; for HDBSCAN it is the density-based "
-        "validity (DBCV). The highest score wins; scores within "
-        f"{TIE_TOLERANCE} of the best count as a tie, won by fewer segments, then "
-        "by the more stable candidate. The runner-up is the best eligible candidate with "
-        "a different number of segments. The RFM rules are shown as a baseline only."
+        f"Substantial: 2 to {clustering['max_segments']} segments, every segment at "
+        f"least {clustering['min_segment_share']:.0%} and none above "
+        f"{clustering['max_segment_share']:.0%} of customers, at most "
+        f"{clustering['max_noise_share']:.0%} unassigned. Per number of segments the "
+        f"best {s.finalists_per_k} substantial candidates of different algorithm "
+        "families are refitted. Stable: the median prediction strength over "
+        f"{2 * s.ps_splits} folds ({s.ps_splits} random half-splits: how often two "
+        "customers put together by a model fitted on one half are also put together "
+        f"by one fitted on the other) is at least {s.ps_cutoff:.2f}, and every "
+        f"segment's bootstrap Jaccard over {s.jaccard_refits} refits (how much of the "
+        f"segment comes back) is at least {s.min_jaccard:.2f}. Among stable, "
+        "substantial candidates the highest Calinski-Harabasz index (spread between "
+        "segments against spread within) wins. There is no clear structure when "
+        "nothing is stable, or when the winner separates customers no better than "
+        "k-means separates structureless data of the same spread; then the RFM grid "
+        "is recommended. The structure is weak when the silhouette is below "
+        f"{s.weak_silhouette:.2f}, a segment's Jaccard is below "
+        f"{s.stable_jaccard:.2f}, the lower bound of prediction strength is below the "
+        "cutoff, or refits split into competing solutions."
     )
 
 
-def score_table(table: pd.DataFrame, clustering: dict[str, Any]) -> pd.DataFrame:
-    """Add the rescaled indices, ``quality``, ``penalty``, ``score``, ``eligible``,
-    ``reason`` and ``rank``.
+def _null_columns(out: pd.DataFrame, null: pd.DataFrame | None, s) -> None:
+    out["r2_null"] = np.nan
+    out["beats_null"] = np.nan
+    if null is None or null.empty:
+        return
+    ref = null.set_index("k")
+    k = out["n_segments"].where(out["n_segments"].isin(ref.index))
+    for kind in ("gaussian", "uniform"):
+        mean = k.map(ref[f"r2_{kind}"])
+        sd = k.map(ref[f"r2_{kind}_sd"])
+        out[f"r2_{kind}"] = mean
+        out[f"z_{kind}"] = (out["r2"] - mean) / sd.where(sd > 0, 1e-9)
+    out["r2_null"] = out[["r2_gaussian", "r2_uniform"]].max(axis=1)
+    beats = (
+        (out["z_gaussian"] >= s.null_z)
+        & (out["z_uniform"] >= s.null_z)
+        & (out["r2"] - out["r2_null"] >= s.null_margin)
+    )
+    out["beats_null"] = beats.where(out["r2_null"].notna())
+
+
+def score_table(
+    table: pd.DataFrame,
+    clustering: Any,
+    *,
+    assessment: pd.DataFrame | None = None,
+    null: pd.DataFrame | None = None,
+    rank_by: str = RANK_BY,
+) -> pd.DataFrame:
+    """The comparison with the screen, the finalists' refits and the verdict per row.
 
     Parameters
     ----------
     table : DataFrame
-        ``comparison.csv`` rows (see :data:`segkit.clustering.compare.COLUMNS`). Not modified.
-    clustering : dict
+        ``comparison.csv`` rows (:data:`segkit.clustering.compare.COLUMNS`). Not
+        modified.
+    clustering : mapping
         The config's ``clustering`` section.
+    assessment : DataFrame, optional
+        :func:`segkit.clustering.selection.assess` output for the finalists; without
+        it nothing is stable (nothing qualifies).
+    null : DataFrame, optional
+        :func:`segkit.clustering.selection.null_reference` output.
+    rank_by : str
+        One of :data:`RANK_RULES`.
 
     Returns
     -------
     DataFrame
-        A new frame sorted by rank (eligible first, best score first); ``reason`` is
-        empty for eligible candidates and names every failed constraint otherwise.
+        :func:`~segkit.clustering.selection.screen` columns, the
+        :data:`~segkit.clustering.selection.ASSESS_COLUMNS`, ``stability`` kept from
+        the comparison, ``stable_score`` (the smaller of median prediction strength
+        and the worst segment's Jaccard), ``r2_null``, ``beats_null``,
+        ``qualified``, ``borderline`` (text), ``reason`` (why not qualified),
+        ``eligible`` (= qualified) and ``rank`` (qualified first, by the rule).
     """
-    lim = _limits(clustering)
-    out = table.copy()
-    density = out["algorithm"].eq("hdbscan")
-    out["penalty"] = lim["segment_penalty"] * (out["n_segments"].astype(float) - 2)
-    reasons = []
+    if rank_by not in RANK_RULES:
+        raise ConfigError(f"rank_by is {rank_by!r}; use one of {list(RANK_RULES)}")
+    s = selection_settings(clustering)
+    out = screen(table, clustering)
+    extra = (
+        assessment if assessment is not None else pd.DataFrame(columns=ASSESS_COLUMNS)
+    )
+    out = out.merge(extra, on="candidate", how="left")
+    out["refits"] = out["refits"].fillna(0).astype(int)
+    out["bimodal"] = out["bimodal"].fillna("")
+    out["jaccard_segments"] = out["jaccard_segments"].fillna("")
+    out["stable_score"] = out[["ps_median", "jaccard_min"]].min(axis=1, skipna=True)
+    _null_columns(out, null, s)
+    reasons, borderline = [], []
     for row in out.itertuples(index=False):
-        why = []
-        if row.algorithm == "rfm":
-            why.append("reference baseline")
-        if row.n_segments < 2:
-            why.append(f"only {row.n_segments} segment")
-        if row.n_segments > lim["max_segments"]:
-            why.append(f"{row.n_segments} segments > max {lim['max_segments']}")
-        if not row.smallest_share >= lim["min_segment_share"]:
-            why.append(
-                f"smallest segment {row.smallest_share:.1%} < "
-                f"{lim['min_segment_share']:.0%}"
-            )
-        if row.largest_share > lim["max_segment_share"]:
-            why.append(
-                f"largest segment {row.largest_share:.0%} > "
-                f"{lim['max_segment_share']:.0%}"
-            )
-        if row.algorithm != "rfm" and not row.stability >= lim["min_stability"]:
-            why.append(f"stability {row.stability:.2f} < {lim['min_stability']:.2f}")
-        if row.noise_share > lim["max_noise_share"]:
-            why.append(
-                f"{row.noise_share:.0%} unassigned > {lim['max_noise_share']:.0%}"
-            )
+        why = [row.screen_reason] if row.screen_reason else []
+        flags = []
+        if not why and not row.finalist:
+            why.append(f"not a finalist (rank {row.k_rank:.0f} at this k)")
+        elif row.finalist:
+            if not np.isfinite(row.ps_median):
+                why.append("no prediction strength")
+            elif row.ps_median < s.ps_cutoff:
+                why.append(
+                    f"prediction strength {row.ps_median:.2f} < {s.ps_cutoff:.2f}"
+                )
+            elif not row.jaccard_min >= s.min_jaccard:
+                why.append(
+                    f"a segment's Jaccard {row.jaccard_min:.2f} < {s.min_jaccard:.2f}"
+                )
+            if row.ps_lower < s.ps_cutoff:
+                flags.append(f"prediction strength lower bound {row.ps_lower:.2f}")
+            if s.min_jaccard <= row.jaccard_min < s.stable_jaccard:
+                flags.append(f"doubtful membership (Jaccard {row.jaccard_min:.2f})")
+            if row.bimodal:
+                flags.append(row.bimodal)
         reasons.append("; ".join(why))
+        borderline.append("; ".join(flags))
     out["reason"] = reasons
-    passing = out["reason"].eq("") & ~density
-    models = out[~density & out["algorithm"].ne("rfm")]
-    base = out[passing] if passing.any() else models
-    best_sil = base["silhouette"].max()
-    out["silhouette_rel"] = out["silhouette"] / best_sil if best_sil > 0 else np.nan
-    out["ch_rel"] = out["calinski_harabasz"] / base["calinski_harabasz"].max()
-    out["db_rel"] = base["davies_bouldin"].min() / out["davies_bouldin"]
-    consensus = out[["silhouette_rel", "ch_rel", "db_rel"]].mean(axis=1, skipna=False)
-    out["quality"] = np.where(density, out["dbcv"], consensus)
-    out["score"] = out["quality"] - out["penalty"]
-    unscored = ~np.isfinite(out["score"])
-    out.loc[unscored, "reason"] = [
-        "; ".join(filter(None, [text, "no quality score"]))
-        for text in out.loc[unscored, "reason"]
-    ]
-    out["eligible"] = out["reason"].eq("")
-    best = out.loc[out["eligible"], "score"].max()
-    if not np.isfinite(best):
-        best = out["score"].max()
-    # scores within TIE_TOLERANCE of each other (counted down from the best) tie
-    out["_tie"] = np.floor((best - out["score"]) / TIE_TOLERANCE + 1e-9)
+    out["borderline"] = borderline
+    out["qualified"] = out["reason"].eq("")
+    out["eligible"] = out["qualified"]
+    out["_key"] = _rank_key(out, rank_by, s)
     out = out.sort_values(
-        ["eligible", "_tie", "n_segments", "stability", "score"],
-        ascending=[False, True, True, False, False],
+        ["qualified", "finalist", "_key", "stable_score", "silhouette"],
+        ascending=[False, False, False, False, False],
         na_position="last",
         kind="mergesort",
     ).reset_index(drop=True)
-    out = out.drop(columns="_tie")
+    out = out.drop(columns="_key")
     out["rank"] = np.arange(1, len(out) + 1)
     return out
 
 
+def _rank_key(out: pd.DataFrame, rank_by: str, s: SelectionSettings) -> pd.Series:
+    if rank_by == "ch":
+        return out["calinski_harabasz"]
+    if rank_by == "silhouette":
+        return out["silhouette"]
+    if rank_by == "largest_k":
+        return out["n_segments"] + 0.001 * out["silhouette"].fillna(0)
+    if rank_by == "excess":
+        return out["r2"] - out["r2_null"]
+    # most stable (within the tolerance), then separation
+    steps = np.floor(out["stable_score"] / s.stability_tolerance)
+    return steps + 0.001 * out["silhouette"].fillna(0)
+
+
 def _describe(row: pd.Series) -> str:
-    quality = (
-        f"DBCV {row['dbcv']:.3f}"
-        if row["algorithm"] == "hdbscan"
-        else f"silhouette {row['silhouette']:.3f}, quality {row['quality']:.3f}"
+    stab = (
+        f"prediction strength {row['ps_median']:.2f}"
+        if np.isfinite(row["ps_median"])
+        else "not refitted"
     )
+    if np.isfinite(row["jaccard_min"]):
+        stab += f", worst segment Jaccard {row['jaccard_min']:.2f}"
     return (
-        f"{row['candidate']} ({int(row['n_segments'])} segments, {quality}"
-        f", score {row['score']:.3f}, stability "
-        f"{row['stability']:.2f}, smallest segment {row['smallest_share']:.1%})"
+        f"{row['candidate']} ({int(row['n_segments'])} segments, {stab}, silhouette "
+        f"{row['silhouette']:.2f}, CH {row['calinski_harabasz']:.0f}, smallest "
+        f"segment {row['smallest_share']:.1%})"
     )
+
+
+def _profile(scored: pd.DataFrame, winner: str | None) -> list[dict[str, Any]]:
+    """One entry per number of segments: its best finalist and why it won or lost."""
+    finalists = scored[scored["finalist"]]
+    entries = []
+    for k, part in finalists.groupby("n_segments", sort=True):
+        best = part.sort_values(
+            ["qualified", "stable_score", "silhouette"], ascending=False
+        ).iloc[0]
+        if best["candidate"] == winner:
+            verdict = "chosen"
+        elif best["qualified"]:
+            verdict = "qualified; lost on Calinski-Harabasz to the winner"
+        else:
+            verdict = f"not qualified: {best['reason']}"
+        entries.append(
+            {
+                "k": int(k),
+                "candidate": best["candidate"],
+                "qualified": bool(best["qualified"]),
+                "ps_median": _num(best["ps_median"]),
+                "ps_lower": _num(best["ps_lower"]),
+                "jaccard_min": _num(best["jaccard_min"]),
+                "ari_mean": _num(best["ari_mean"]),
+                "silhouette": _num(best["silhouette"]),
+                "calinski_harabasz": _num(best["calinski_harabasz"]),
+                "r2": _num(best["r2"]),
+                "r2_null": _num(best["r2_null"]),
+                "smallest_share": _num(best["smallest_share"]),
+                "bimodal": best["bimodal"],
+                "borderline": best["borderline"],
+                "verdict": verdict,
+            }
+        )
+    return entries
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
 def recommend(
     table: pd.DataFrame,
-    clustering: dict[str, Any],
+    clustering: Any,
+    *,
+    assessment: pd.DataFrame | None = None,
+    null: pd.DataFrame | None = None,
+    rank_by: str = RANK_BY,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score the comparison and pick the winner, runner-up and the chosen candidate.
+    """Apply the rule: the chosen candidate, the structure and the k-profile.
 
     Parameters
     ----------
     table : DataFrame
-        The comparison table (:data:`segkit.clustering.compare.COLUMNS`). Not modified.
-    clustering : dict
+        The comparison table. Not modified.
+    clustering : mapping
         The config's ``clustering`` section; ``choice`` overrides the winner.
+    assessment, null : DataFrame, optional
+        Refits of the finalists and the null reference (see :func:`score_table`).
+    rank_by : str
+        Ranking of qualified candidates (default :data:`RANK_BY`).
 
     Returns
     -------
     scored : DataFrame
         :func:`score_table` output.
     recommendation : dict
-        ``winner``, ``runner_up``, ``chosen`` (candidate ids), ``overridden``,
-        ``rule`` (text), ``reasons`` (list of sentences), ``paragraph`` (the text
-        the notebook prints), ``constraints``, ``eligible`` / ``candidates`` counts,
-        ``chosen_row`` (the chosen candidate's metrics).
+        ``winner`` (the rule's pick, or the fallback), ``runner_up`` (best qualified
+        candidate with another k), ``chosen``, ``overridden``, ``structure``
+        (``"clear"``, ``"weak"``, ``"none"``), ``structure_reason``, ``fallback``
+        (True when no structure: the winner is only the model written for the later
+        steps), ``use_rfm_grid``, ``k_profile`` (list, one entry per k),
+        ``near_misses`` (candidate ids), ``bimodal`` (sentence or ""),
+        ``silhouette_words``, ``null`` (the winner's R-squared against the null),
+        ``rule``, ``reasons``, ``paragraph``, ``constraints``, ``eligible``
+        (qualified count), ``candidates`` and ``chosen_row``.
 
     Raises
     ------
     DataError
-        When no candidate has a quality score at all.
+        When no candidate has a separation score at all.
     ConfigError
         When ``clustering.choice`` names a candidate not in the table.
     """
-    scored = score_table(table, clustering)
+    s = selection_settings(clustering)
+    scored = score_table(
+        table, clustering, assessment=assessment, null=null, rank_by=rank_by
+    )
     models = scored[scored["algorithm"] != "rfm"]
-    usable = models[np.isfinite(models["score"])]
+    usable = models[np.isfinite(models["silhouette"])]
     if usable.empty:
         raise DataError(
-            "no clustering candidate produced a quality score; widen the k range "
+            "no clustering candidate produced a separation score; widen the k range "
             "(clustering.k_min/k_max) or add algorithms to clustering.algorithms"
         )
-    eligible = usable[usable["eligible"]]
+    qualified = usable[usable["qualified"]]
     reasons: list[str] = []
-    if eligible.empty:
-        fewest = usable.assign(fails=usable["reason"].str.count(";") + 1)
-        winner = fewest.sort_values(["fails", "score"], ascending=[True, False]).iloc[0]
-        reasons.append(
-            f"No candidate met every constraint; {winner['candidate']} fails the "
-            f"fewest ({winner['reason']}). Treat it with care or relax the limits."
+    fallback = qualified.empty
+    if fallback:
+        pool = usable[usable["finalist"]]
+        pool = pool if len(pool) else usable
+        winner = pool.sort_values(
+            ["substantial", "stable_score", "silhouette"], ascending=False
+        ).iloc[0]
+        structure = "none"
+        structure_reason = (
+            "no candidate is both stable and substantial; the most stable finalist, "
+            f"{winner['candidate']}, fails: {winner['reason']}"
         )
-        pool = usable
     else:
-        winner = eligible.iloc[0]
-        pool = eligible
-    runner = pool[pool["n_segments"] != winner["n_segments"]]
-    runner_up = runner.iloc[0] if len(runner) else None
-    reasons.append(f"Winner: {_describe(winner)}.")
-    twins = pool[
-        (pool["candidate"] != winner["candidate"])
-        & (pool["n_segments"] == winner["n_segments"])
-        & ((pool["score"] - winner["score"]).abs() <= 0.005)
-    ]
-    if len(twins):
-        reasons.append(
-            f"{len(twins)} other method(s) with {int(winner['n_segments'])} segments "
-            f"score within 0.005 of it ({', '.join(twins['candidate'].head(4))}"
-            f"{', ...' if len(twins) > 4 else ''}): the segments do not hinge on one "
-            "algorithm."
-        )
+        winner = qualified.iloc[0]
+        structure, structure_reason = _structure(winner, s)
+        fallback = structure == "none"
+    reasons.append(
+        f"{'Fallback (no clear segments)' if fallback else 'Winner'}: "
+        f"{_describe(winner)}."
+    )
+    reasons.append(f"Structure: {structure}. {structure_reason}.")
+    pool = qualified if len(qualified) else usable[usable["finalist"]]
+    others = pool[pool["n_segments"] != winner["n_segments"]]
+    runner_up = others.iloc[0] if len(others) else None
     if runner_up is not None:
         reasons.append(
-            f"Runner-up: {_describe(runner_up)}; the winner scores "
-            f"{winner['score'] - runner_up['score']:.3f} higher."
+            f"Runner-up with another number of segments: {_describe(runner_up)}."
         )
-    best_raw = usable.sort_values("quality", ascending=False).iloc[0]
-    if best_raw["n_segments"] > winner["n_segments"]:
+    near = usable[
+        usable["finalist"]
+        & ~usable["qualified"]
+        & (usable["stable_score"] >= s.ps_cutoff - 0.1)
+    ]
+    if len(near):
         reasons.append(
-            f"Over-segmentation penalty at work: {best_raw['candidate']} has the "
-            f"highest raw quality ({best_raw['quality']:.3f}) but its "
-            f"{int(best_raw['n_segments'])} segments cost {best_raw['penalty']:.3f}"
-            + (
-                f" and it is not eligible ({best_raw['reason']})"
-                if best_raw["reason"]
-                else ""
+            "Near misses (stable enough to look at, but not qualified): "
+            + "; ".join(
+                f"{r.candidate} ({r.reason})" for r in near.head(4).itertuples()
             )
             + "."
         )
@@ -264,10 +404,10 @@ def recommend(
         base = rfm.iloc[0]
         reasons.append(
             f"Baseline: the {int(base['n_segments'])} RFM named segments have a "
-            f"silhouette of {base['silhouette']:.3f} in the same space."
+            f"silhouette of {base['silhouette']:.2f} in the same space."
         )
     chosen = winner["candidate"]
-    choice = clustering.get("choice")
+    choice = clustering["choice"] if "choice" in clustering else None
     overridden = bool(choice)
     if overridden:
         algorithm, representation, k = parse_candidate(choice)
@@ -286,7 +426,8 @@ def recommend(
     rule = rule_text(clustering)
     paragraph = " ".join(
         [
-            f"{int(len(eligible))} of {len(usable)} candidates met the constraints.",
+            f"{len(qualified)} of {len(usable[usable['finalist']])} finalists "
+            f"({len(usable)} candidates) are stable and substantial.",
             *reasons,
             f"The rule: {rule}",
         ]
@@ -296,11 +437,35 @@ def recommend(
         "runner_up": None if runner_up is None else runner_up["candidate"],
         "chosen": chosen,
         "overridden": overridden,
+        "structure": structure,
+        "structure_reason": structure_reason,
+        "fallback": bool(fallback),
+        "use_rfm_grid": bool(fallback),
+        "k_profile": _profile(scored, winner["candidate"]),
+        "near_misses": list(near["candidate"]),
+        "bimodal": winner["bimodal"],
+        "silhouette_words": silhouette_words(float(winner["silhouette"])),
+        "null": {
+            "r2": _num(winner["r2"]),
+            "r2_null": _num(winner["r2_null"]),
+            "beats_null": None
+            if pd.isna(winner["beats_null"])
+            else bool(winner["beats_null"]),
+        },
         "rule": rule,
         "reasons": reasons,
         "paragraph": paragraph,
-        "constraints": _limits(clustering),
-        "eligible": int(len(eligible)),
+        "constraints": {
+            key: clustering[key]
+            for key in (
+                "max_segments",
+                "min_segment_share",
+                "max_segment_share",
+                "max_noise_share",
+            )
+        }
+        | {f.name: getattr(s, f.name) for f in s.__dataclass_fields__.values()},
+        "eligible": int(len(qualified)),
         "candidates": int(len(usable)),
         "chosen_row": {
             key: (None if pd.api.types.is_scalar(value) and pd.isna(value) else value)
@@ -310,44 +475,84 @@ def recommend(
     return scored, recommendation
 
 
-def leaderboard(scored: pd.DataFrame, *, top: int = 15) -> pd.DataFrame:
-    """The first ``top`` rows of a scored comparison, with readable columns.
+def _structure(winner: pd.Series, s: SelectionSettings) -> tuple[str, str]:
+    if winner["beats_null"] is False or winner["beats_null"] == 0:
+        return "none", (
+            f"its share of variance between segments (R-squared "
+            f"{winner['r2']:.3f}) is no better than k-means reaches on structureless "
+            f"data of the same spread ({winner['r2_null']:.3f})"
+        )
+    weak = []
+    if winner["silhouette"] < s.weak_silhouette:
+        weak.append(
+            f"silhouette {winner['silhouette']:.2f} < {s.weak_silhouette:.2f}: "
+            f"{silhouette_words(float(winner['silhouette']))}"
+        )
+    if winner["borderline"]:
+        weak.append(winner["borderline"])
+    if weak:
+        return "weak", "stable and substantial, but " + "; ".join(weak)
+    return "clear", (
+        "stable, substantial and better separated than structureless data "
+        f"(silhouette {winner['silhouette']:.2f}: "
+        f"{silhouette_words(float(winner['silhouette']))})"
+    )
+
+
+def select(
+    table: pd.DataFrame,
+    matrix: pd.DataFrame,
+    clustering: Any,
+    *,
+    seed: int = 0,
+    make_model: Any = None,
+    rank_by: str = RANK_BY,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
+    """Screen, refit the finalists, draw the null reference and :func:`recommend`.
+
+    The one entry point the compare step and ``benchmarks/recovery.py`` share.
 
     Parameters
     ----------
-    scored : DataFrame
-        :func:`score_table` output (or ``comparison.csv`` written by the step).
-    top : int
-        Rows kept (the RFM baseline is always appended when present).
+    table : DataFrame
+        The comparison table of ``matrix``. Not modified.
+    matrix : DataFrame
+        The common space the comparison was computed in (index customer_id).
+    clustering : mapping
+        The config's ``clustering`` section.
+    seed : int
+        Seed of every refit and reference draw.
+    make_model : callable, optional
+        ``make_model(candidate)`` -> unfitted estimator; default
+        :func:`segkit.clustering.selection.candidate_model` on the matrix.
+    rank_by : str
+        Ranking of qualified candidates.
 
     Returns
     -------
-    DataFrame
-        Index ``rank``; columns candidate, segments, silhouette, CH, DB, DBCV,
-        quality, penalty, score, stability, smallest / noise share (percent),
-        fit seconds, and why the candidate is not eligible.
+    scored, recommendation
+        As :func:`recommend`.
+    extras : dict
+        ``assessment`` and ``null`` tables (for reports and the benchmark).
     """
-    data = scored.sort_values("rank")
-    head = data.head(top)
-    baseline = data[(data["algorithm"] == "rfm") & ~data["rank"].isin(head["rank"])]
-    view = pd.concat([head, baseline])
-    out = pd.DataFrame(
-        {
-            "candidate": view["candidate"],
-            "segments": view["n_segments"].astype(int),
-            "silhouette": view["silhouette"].round(3),
-            "calinski_harabasz": view["calinski_harabasz"].round(0),
-            "davies_bouldin": view["davies_bouldin"].round(2),
-            "dbcv": view["dbcv"].round(3),
-            "quality": view["quality"].round(3),
-            "penalty": view["penalty"].round(3),
-            "score": view["score"].round(3),
-            "stability": view["stability"].round(2),
-            "smallest_%": (100 * view["smallest_share"]).round(1),
-            "noise_%": (100 * view["noise_share"]).round(1),
-            "fit_s": view["fit_seconds"].round(2),
-            "not_eligible_because": view["reason"].fillna(""),
-        }
+    s = selection_settings(clustering)
+    if make_model is None:
+
+        def make_model(candidate: str) -> Any:
+            return candidate_model(candidate, clustering, seed=seed)
+
+    screened = screen(table, clustering)
+    finalists = list(screened.loc[screened["finalist"], "candidate"])
+    assessment = assess(finalists, matrix, make_model=make_model, settings=s, seed=seed)
+    ks = sorted({int(k) for k in screened.loc[screened["finalist"], "n_segments"]})
+    null = (
+        null_reference(
+            matrix, ks, n_refs=s.null_refs, sample_size=s.refit_sample, seed=seed
+        )
+        if ks
+        else None
     )
-    out.index = pd.Index(view["rank"].astype(int), name="rank")
-    return out
+    scored, rec = recommend(
+        table, clustering, assessment=assessment, null=null, rank_by=rank_by
+    )
+    return scored, rec, {"assessment": assessment, "null": null}

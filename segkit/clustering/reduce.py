@@ -201,15 +201,19 @@ class Reducer(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=index, columns=columns)
 
 
-def make_reducer(representation: str, clustering: dict[str, Any], seed: int) -> Reducer:
-    """A :class:`Reducer` with the settings of a config's ``clustering`` section."""
-    return Reducer(
-        representation,
-        pca_variance=float(clustering.get("pca_variance", 0.9)),
-        umap_components=int(clustering.get("umap_components", 5)),
-        umap_neighbors=int(clustering.get("umap_neighbors", 30)),
-        random_state=seed,
-    )
+def make_reducer(representation: str, clustering: Any, seed: int) -> Reducer:
+    """A :class:`Reducer` with the settings of a config's ``clustering`` section.
+
+    ``pca_variance``, ``umap_components`` and ``umap_neighbors`` are read where the
+    section holds them; the others keep the :class:`Reducer` defaults.
+    """
+    given = {}
+    for key in ("pca_variance", "umap_components", "umap_neighbors"):
+        try:
+            given[key] = clustering[key]
+        except KeyError:
+            continue
+    return Reducer(representation, random_state=seed, **given)
 
 
 def map_embedding(

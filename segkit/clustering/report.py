@@ -15,17 +15,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from segkit.clustering.metrics import elbow
-from segkit.clustering.recommend import leaderboard
+from segkit.clustering.recommend import silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.exceptions import SchemaError
 
 __all__ = [
     "compare_artifacts",
     "samples_table",
+    "leaderboard",
     "leaderboard_table",
     "recommendation_note",
     "metric_curves",
-    "penalty_curve",
+    "k_profile_table",
+    "k_profile_chart",
+    "near_miss_table",
+    "structure_note",
     "segment_sizes",
     "segment_map",
 ]
@@ -79,8 +83,48 @@ def samples_table(recommendation: dict[str, Any]) -> Table:
     return Table(rows, columns=["stage", "customers"])
 
 
+def leaderboard(scored: pd.DataFrame, *, top: int = 15) -> pd.DataFrame:
+    """The first ``top`` rows of a scored comparison, with readable columns.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        :func:`segkit.clustering.recommend.score_table` output (or ``comparison.csv`` written by the step).
+    top : int
+        Rows kept (the RFM baseline is always appended when present).
+
+    Returns
+    -------
+    DataFrame
+        Index ``rank``; columns candidate, segments, prediction strength (median),
+        worst Jaccard, silhouette, CH, R-squared and its null, smallest / noise
+        share (percent), and why the candidate does not qualify.
+    """
+    data = scored.sort_values("rank")
+    head = data.head(top)
+    baseline = data[(data["algorithm"] == "rfm") & ~data["rank"].isin(head["rank"])]
+    view = pd.concat([head, baseline])
+    out = pd.DataFrame(
+        {
+            "candidate": view["candidate"],
+            "segments": view["n_segments"].astype(int),
+            "prediction_strength": view["ps_median"].round(2),
+            "worst_jaccard": view["jaccard_min"].round(2),
+            "silhouette": view["silhouette"].round(3),
+            "calinski_harabasz": view["calinski_harabasz"].round(0),
+            "r2": view["r2"].round(3),
+            "r2_null": view["r2_null"].round(3),
+            "smallest_%": (100 * view["smallest_share"]).round(1),
+            "noise_%": (100 * view["noise_share"]).round(1),
+            "not_qualified_because": view["reason"].fillna(""),
+        }
+    )
+    out.index = pd.Index(view["rank"].astype(int), name="rank")
+    return out
+
+
 def leaderboard_table(scored: pd.DataFrame, *, top: int = 12) -> Table:
-    """The leaderboard (see :func:`segkit.clustering.recommend.leaderboard`) as a report table."""
+    """The leaderboard (see :func:`leaderboard`) as a report table."""
     return Table(leaderboard(scored, top=top))
 
 
@@ -88,9 +132,9 @@ def recommendation_note(recommendation: dict[str, Any]) -> Note:
     """The recommendation paragraph and the rule, as Markdown."""
     reasons = "\n".join(f"- {r}" for r in recommendation["reasons"])
     head = (
-        f"**Chosen segmentation: `{recommendation['chosen']}`** "
-        f"({recommendation['eligible']} of {recommendation['candidates']} candidates "
-        "met the constraints)."
+        f"**Chosen segmentation: `{recommendation['chosen']}`** (structure: "
+        f"{recommendation['structure']}; {recommendation['eligible']} of "
+        f"{recommendation['candidates']} candidates are stable and substantial)."
     )
     return Note(f"{head}\n\n{reasons}\n\n**The rule.** {recommendation['rule']}")
 
@@ -181,62 +225,122 @@ def metric_curves(
     return fig
 
 
-def penalty_curve(scored: pd.DataFrame) -> Figure:
-    """Best quality and best score per number of segments: the penalty made visible.
+def k_profile_table(recommendation: dict[str, Any]) -> Table:
+    """One row per number of segments: its best finalist, stability and verdict."""
+    rows = []
+    for e in recommendation["k_profile"]:
+        rows.append(
+            {
+                "k": e["k"],
+                "best candidate": e["candidate"],
+                "prediction strength": _fmt(e["ps_median"]),
+                "worst segment Jaccard": _fmt(e["jaccard_min"]),
+                "silhouette": _fmt(e["silhouette"]),
+                "R2 / null": f"{_fmt(e['r2'], 3)} / {_fmt(e['r2_null'], 3)}",
+                "smallest %": _fmt(100 * e["smallest_share"], 1)
+                if e["smallest_share"] is not None
+                else "",
+                "verdict": e["verdict"]
+                + (f" ({e['borderline']})" if e["borderline"] else ""),
+            }
+        )
+    return Table(pd.DataFrame(rows).set_index("k"))
 
-    Only candidates that meet the constraints are drawn; numbers of segments where
-    none does are marked along the bottom.
 
-    Parameters
-    ----------
-    scored : DataFrame
-        ``comparison.csv`` after the recommendation (``n_segments``, ``quality``,
-        ``score``, ``eligible``).
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def k_profile_chart(recommendation: dict[str, Any]) -> Figure:
+    """Stability and separation of each k's best finalist, with the cut-offs.
+
+    Left: median prediction strength and the worst segment's bootstrap Jaccard,
+    with the qualifying lines; right: silhouette against Kaufman & Rousseeuw's
+    bands. The chosen k is starred.
     """
-    _need(scored, ["n_segments", "quality", "score", "eligible"], "penalty_curve table")
-    data = scored[scored["algorithm"] != "rfm"]
-    ok = data[data["eligible"].astype(bool)]
-    order = "rank" if "rank" in ok.columns else "score"
-    best = ok.sort_values(order, ascending=order == "rank").drop_duplicates(
-        "n_segments"
-    )
-    best = best.set_index("n_segments").sort_index()
-    fig = ReportFigure(figsize=(8, 4))
-    ax = fig.subplots()
-    ax.plot(best.index, best["quality"], "o-", color="grey", label="quality")
-    ax.plot(
-        best.index, best["score"], "o-", color="C0", label="score = quality - penalty"
-    )
-    ax.vlines(best.index, best["score"], best["quality"], color="C3", alpha=0.6)
-    if len(best):
-        k_win = best["rank"].idxmin() if order == "rank" else best["score"].idxmax()
-        ax.plot(
-            k_win, best.loc[k_win, "score"], "*", ms=16, color="C1", label="recommended"
-        )
-        for k, row in best.iterrows():
-            ax.annotate(
-                row["candidate"],
-                (k, row["score"]),
-                textcoords="offset points",
-                xytext=(0, -14),
-                ha="center",
-                fontsize=7,
-            )
-    none = sorted(set(data["n_segments"]) - set(best.index) - {0, 1})
-    if none:
-        bottom = ax.get_ylim()[0]
-        ax.plot(
-            none, [bottom] * len(none), "x", color="C3", label="no eligible candidate"
-        )
-    ax.set_xlabel("number of segments")
-    ax.set_ylabel("quality / score")
-    ax.set_title(
-        "Best eligible candidate per number of segments, before and after the penalty"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    profile = pd.DataFrame(recommendation["k_profile"])
+    constraints = recommendation["constraints"]
+    fig = ReportFigure(figsize=(12, 4))
+    left, right = fig.subplots(1, 2)
+    if profile.empty:
+        left.text(0.5, 0.5, "no finalist", ha="center")
+        return fig
+    profile = profile.astype({"ps_median": float, "jaccard_min": float})
+    left.plot(profile["k"], profile["ps_median"], "o-", label="prediction strength")
+    left.plot(profile["k"], profile["jaccard_min"], "s-", label="worst segment Jaccard")
+    left.axhline(constraints["ps_cutoff"], color="C0", ls=":", lw=1)
+    left.axhline(constraints["min_jaccard"], color="C1", ls=":", lw=1)
+    right.plot(profile["k"], profile["silhouette"].astype(float), "o-", color="C2")
+    for lower, words in ((0.70, "strong"), (0.50, "reasonable"), (0.25, "weak")):
+        right.axhline(lower, color="grey", ls=":", lw=1)
+        right.annotate(words, (profile["k"].max(), lower), fontsize=7, va="bottom")
+    chosen = profile[profile["verdict"] == "chosen"]
+    for ax, column in ((left, "ps_median"), (right, "silhouette")):
+        if len(chosen):
+            ax.plot(chosen["k"], chosen[column].astype(float), "*", ms=16, color="C3")
+        ax.set_xlabel("number of segments (k)")
+        ax.grid(alpha=0.3)
+    left.set_ylim(0, 1.05)
+    left.set_title("Stability of the best candidate per k (dotted: needed)")
+    left.legend(fontsize=8)
+    right.set_title("Silhouette (Kaufman & Rousseeuw bands)")
     fig.tight_layout()
     return fig
+
+
+def near_miss_table(scored: pd.DataFrame, recommendation: dict[str, Any]) -> Table:
+    """Finalists that came close (stable enough to look at) and why they lost."""
+    names = set(recommendation["near_misses"]) | {
+        e["candidate"] for e in recommendation["k_profile"] if e["qualified"]
+    }
+    names.discard(recommendation["winner"])
+    part = scored[scored["candidate"].isin(names)].sort_values("rank")
+    return Table(
+        pd.DataFrame(
+            {
+                "candidate": part["candidate"],
+                "segments": part["n_segments"].astype(int),
+                "prediction strength": part["ps_median"].round(2),
+                "worst Jaccard": part["jaccard_min"].round(2),
+                "silhouette": part["silhouette"].round(2),
+                "CH": part["calinski_harabasz"].round(0),
+                "why not chosen": [
+                    r if r else "qualified; lower Calinski-Harabasz than the winner"
+                    for r in part["reason"].fillna("")
+                ],
+            }
+        ).set_index("candidate")
+    )
+
+
+def structure_note(recommendation: dict[str, Any]) -> Note:
+    """The verdict on structure first, in words, with the silhouette's reading."""
+    structure = recommendation["structure"]
+    row = recommendation["chosen_row"]
+    sil = row.get("silhouette")
+    head = {
+        "clear": "**Clear segment structure.**",
+        "weak": "**Weak segment structure**: usable with care.",
+        "none": "**No clear segment structure.** Use the rule-based RFM grid "
+        "(or value tiers) instead of clusters.",
+    }[structure]
+    lines = [head, "", f"{recommendation['structure_reason']}."]
+    if sil is not None:
+        lines.append(
+            f"The chosen segmentation's silhouette is {sil:.2f}: "
+            f"{silhouette_words(float(sil))} on Kaufman & Rousseeuw's scale (above "
+            "0.70 strong, 0.50-0.70 reasonable, 0.25-0.50 weak and possibly "
+            "artificial, below 0.25 no substantial structure)."
+        )
+    if recommendation["bimodal"]:
+        lines.append(f"Its refits show {recommendation['bimodal']}.")
+    if recommendation["fallback"]:
+        lines.append(
+            f"The model written for the later reports, `{recommendation['chosen']}`, "
+            "is a fallback (`fallback: true` in recommendation.json): the most "
+            "stable candidate, not a recommendation."
+        )
+    return Note("\n".join(lines))
 
 
 def segment_sizes(

@@ -40,7 +40,9 @@ __all__ = [
     "bounded_sample",
     "bootstrap_stability",
     "prediction_strength",
+    "prediction_strength_folds",
     "suggested_k",
+    "bimodality",
 ]
 
 logger = logging.getLogger(__name__)
@@ -358,6 +360,72 @@ def _supports_k(model) -> bool:
     return "n_segments" in params and params.get("algorithm") != "hdbscan"
 
 
+def prediction_strength_folds(
+    model,
+    features: pd.DataFrame,
+    *,
+    n_splits: int = 10,
+    sample_size: int = 3000,
+    random_state: int = 0,
+) -> np.ndarray:
+    """Prediction strength of each fold, at the model's own settings.
+
+    Each of ``n_splits`` random half-splits of a bounded sample gives two folds
+    (either half as the test half), so fold values of one split are not independent;
+    :func:`prediction_strength` summarises them by split.
+
+    Parameters
+    ----------
+    model : estimator
+        Segmentation model (fitted or not; only its settings are used).
+    features : DataFrame
+        The frame the model is fitted on.
+    n_splits : int
+        Random half-splits.
+    sample_size : int
+        Bound on the customers used.
+    random_state : int
+        Seed of the sample and the splits.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(n_splits, 2)``; NaN where a test half had no cluster of two.
+    """
+    return _folds(model, features, n_splits, sample_size, random_state)[0]
+
+
+def _folds(
+    model, features: pd.DataFrame, n_splits: int, sample_size: int, random_state: int
+) -> tuple[np.ndarray, list[int]]:
+    """Fold strengths (n_splits x 2) and the number of segments each test half had."""
+    if len(features) < 4:
+        raise DataError(
+            f"prediction strength needs at least 4 customers, got {len(features)}; "
+            "use a larger data set"
+        )
+    if n_splits < 1:
+        raise DataError(f"n_splits is {n_splits}; use at least 1 half-split")
+    rng = np.random.default_rng(random_state)
+    n = min(sample_size, len(features))
+    sample = features.iloc[np.sort(rng.choice(len(features), size=n, replace=False))]
+    out = np.full((n_splits, 2), np.nan)
+    found_k = []
+    for split in range(n_splits):
+        order = rng.permutation(n)
+        halves = [
+            sample.iloc[np.sort(order[: n // 2])],
+            sample.iloc[np.sort(order[n // 2 :])],
+        ]
+        fitted = [clone(model).fit(half) for half in halves]
+        for test, train in ((0, 1), (1, 0)):
+            own = _labels_of(fitted[test], halves[test])
+            other = np.asarray(fitted[train].predict(halves[test]), dtype=int)
+            out[split, test] = _strength(own, other)
+            found_k.append(len(set(own.tolist()) - {NOISE}))
+    return out, found_k
+
+
 def prediction_strength(
     model,
     features: pd.DataFrame,
@@ -375,6 +443,10 @@ def prediction_strength(
     at least two customers, share of within-cluster pairs that the other half's model
     also puts in one segment (noise never counts as together).
 
+    Fold values are typically bimodal (about 0.5 when a split cuts a segment, about
+    1 when it does not), so use at least 10 splits before reading a cut at 0.8: the
+    median and the standard error of the split means are returned for that.
+
     Parameters
     ----------
     model : estimator
@@ -389,48 +461,42 @@ def prediction_strength(
     sample_size : int
         Bound on the customers used.
     random_state : int
-        Seed of the sample and the splits.
+        Seed of the sample and the splits (the same splits for every k).
 
     Returns
     -------
     DataFrame
         ``k``, ``strength`` (mean over folds), ``strength_min``, ``strength_max``,
-        ``folds``, ``sample_size``.
+        ``strength_median``, ``strength_se`` (standard error of the mean over
+        splits), ``folds``, ``sample_size``.
     """
-    if len(features) < 4:
-        raise DataError(
-            f"prediction strength needs at least 4 customers, got {len(features)}; "
-            "use a larger data set"
-        )
-    rng = np.random.default_rng(random_state)
-    n = min(sample_size, len(features))
-    sample = features.iloc[np.sort(rng.choice(len(features), size=n, replace=False))]
-    splits = [rng.permutation(n) for _ in range(n_splits)]
     ks: list[int | None] = list(k_values) if _supports_k(model) else [None]
+    n = min(sample_size, len(features))
     rows = []
     for k in ks:
         estimator = clone(model) if k is None else clone(model).set_params(n_segments=k)
-        scores, found_k = [], []
-        for order in splits:
-            halves = [
-                sample.iloc[np.sort(order[: n // 2])],
-                sample.iloc[np.sort(order[n // 2 :])],
-            ]
-            fitted = [clone(estimator).fit(half) for half in halves]
-            for test, train in ((0, 1), (1, 0)):
-                own = _labels_of(fitted[test], halves[test])
-                other = np.asarray(fitted[train].predict(halves[test]), dtype=int)
-                scores.append(_strength(own, other))
-                found_k.append(len(set(own.tolist()) - {NOISE}))
-        values = np.asarray(scores, dtype=float)
-        values = values[np.isfinite(values)] if np.isfinite(values).any() else [np.nan]
+        folds, found_k = _folds(
+            estimator, features, n_splits, sample_size, random_state
+        )
+        values = folds[np.isfinite(folds)]
+        if not len(values):
+            values = np.array([np.nan])
+        by_split = np.nanmean(folds, axis=1) if np.isfinite(folds).any() else values
+        by_split = by_split[np.isfinite(by_split)]
+        se = (
+            float(np.std(by_split, ddof=1) / np.sqrt(len(by_split)))
+            if len(by_split) > 1
+            else float("nan")
+        )
         rows.append(
             {
                 "k": int(k) if k is not None else int(np.median(found_k)),
                 "strength": float(np.mean(values)),
                 "strength_min": float(np.min(values)),
                 "strength_max": float(np.max(values)),
-                "folds": len(scores),
+                "strength_median": float(np.median(values)),
+                "strength_se": se,
+                "folds": int(folds.size),
                 "sample_size": n,
             }
         )
@@ -450,3 +516,68 @@ def suggested_k(table: pd.DataFrame, cutoff: float) -> int | None:
     """
     passing = table.loc[table["strength"] >= cutoff, "k"]
     return int(passing.max()) if len(passing) else None
+
+
+def bimodality(
+    values: np.ndarray | pd.Series | list[float],
+    *,
+    min_gap: float = 0.25,
+    min_share: float = 0.1,
+) -> dict | None:
+    """Two groups in a set of agreement scores (ARI or fold strengths), if any.
+
+    Refits of an unstable segmentation rarely spread evenly: they land on one of a
+    few competing solutions, e.g. 11 of 50 refits at ARI 0.28-0.36 and the rest at
+    0.9-0.98. One mean (0.76 there) hides that. The sorted values are cut at their
+    widest gap; the set is bimodal when that gap is at least ``min_gap``, exceeds
+    the spread within each side, and each side holds at least ``min_share`` of the
+    values (and at least two of them).
+
+    Parameters
+    ----------
+    values : array-like
+        Scores in [0, 1]; NaNs are dropped.
+    min_gap : float
+        Smallest gap between the two groups that counts.
+    min_share : float
+        Smallest share of the values in the smaller group.
+
+    Returns
+    -------
+    dict or None
+        None when unimodal; else ``low`` and ``high`` groups, each with ``count``,
+        ``min``, ``max`` and ``mean``, plus ``n``, ``gap`` and a ``sentence``.
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    x = x[np.isfinite(x)]
+    need = max(2, int(np.ceil(min_share * len(x))))
+    if len(x) < 2 * need:
+        return None
+    gaps = np.diff(x)
+    # only cuts that leave enough values on both sides
+    allowed = np.zeros(len(gaps), dtype=bool)
+    allowed[need - 1 : len(x) - need] = True
+    gaps = np.where(allowed, gaps, -np.inf)
+    cut = int(np.argmax(gaps))
+    gap = float(gaps[cut])
+    low, high = x[: cut + 1], x[cut + 1 :]
+    spread = max(low.max() - low.min(), high.max() - high.min())
+    if gap < min_gap or gap <= spread:
+        return None
+
+    def side(part: np.ndarray) -> dict:
+        return {
+            "count": int(len(part)),
+            "min": float(part.min()),
+            "max": float(part.max()),
+            "mean": float(part.mean()),
+        }
+
+    out = {"n": int(len(x)), "gap": gap, "low": side(low), "high": side(high)}
+    out["sentence"] = (
+        f"competing solutions: {len(low)} of {len(x)} refits agree only "
+        f"{low.min():.2f}-{low.max():.2f}, the other {len(high)} "
+        f"{high.min():.2f}-{high.max():.2f}; the data support more than one "
+        "split of this size"
+    )
+    return out

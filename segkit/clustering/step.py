@@ -5,8 +5,15 @@ present) ``rfm.parquet``. Writes:
 
 - ``comparison.csv`` - one row per candidate: metrics, score, eligibility, rank;
 - ``comparison_sizes.csv`` - segment shares per candidate (long form);
-- ``recommendation.json`` - winner, runner-up, chosen, rule text, reasons,
-  paragraph, constraints and the sample sizes;
+- ``recommendation.json`` - winner, runner-up, chosen, ``structure`` ("clear",
+  "weak" or "none"), ``fallback`` (True when there is no structure: the model
+  written is then only a stand-in, and the RFM grid is the recommendation),
+  ``k_profile`` (each k's best finalist, its stability and why it won or lost),
+  ``near_misses``, ``bimodal``, rule text, reasons, paragraph, constraints and the
+  sample sizes (see :func:`segkit.clustering.recommend.recommend`);
+- ``finalists.csv`` - the refits of the finalists (prediction strength, Jaccard);
+- ``null_reference.csv`` - what k-means finds in structureless data of the same
+  spread, per k;
 - ``model.joblib`` - the chosen :class:`~segkit.clustering.model.SegmentationModel`, fitted on
   the features (on a stratified sample above ``clustering.fit_sample`` customers,
   predicting the rest), with ``config_`` and ``as_of_`` set;
@@ -25,10 +32,10 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from segkit.clustering.compare import compare_candidates, model_params, parse_candidate
-from segkit.clustering.model import SegmentationModel
-from segkit.clustering.recommend import recommend
+from segkit.clustering.compare import compare_candidates
+from segkit.clustering.recommend import select
 from segkit.clustering.reduce import map_embedding
+from segkit.clustering.selection import candidate_model
 from segkit.context import RunContext
 from segkit.exceptions import ConfigError
 
@@ -39,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 def map_method(clustering: dict[str, Any]) -> str:
     """``clustering.map_method`` resolved: "auto" is UMAP when UMAP is in the grid."""
-    method = clustering.get("map_method", "auto")
+    method = clustering["map_method"]
     if method == "auto":
         return "umap" if "umap" in clustering["representations"] else "pca"
     if method not in ("umap", "pca"):
@@ -73,12 +80,16 @@ def run(ctx: RunContext) -> dict[str, Any]:
     start = time.perf_counter()
     comparison = compare_candidates(matrix, clustering=clustering, seed=seed, rfm=rfm)
     compare_seconds = time.perf_counter() - start
-    scored, rec = recommend(comparison.table, clustering)
+    start = time.perf_counter()
+    scored, rec, extras = select(comparison.table, matrix, clustering, seed=seed)
+    select_seconds = time.perf_counter() - start
     rec["samples"] = comparison.samples
     ctx.save_frame("comparison.csv", scored)
     ctx.save_frame("comparison_sizes.csv", comparison.segment_sizes)
+    ctx.save_frame("finalists.csv", extras["assessment"])
+    if extras["null"] is not None:
+        ctx.save_frame("null_reference.csv", extras["null"])
 
-    algorithm, representation, k = parse_candidate(rec["chosen"])
     preprocessor = None
     if ctx.has("preprocessor.joblib") and ctx.has("features.parquet"):
         preprocessor = joblib.load(ctx.artifact("preprocessor.joblib"))
@@ -86,13 +97,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         data.index = data.index.astype("str")
     else:
         data = matrix
-    model = SegmentationModel(
-        preprocessor=preprocessor,
-        representation=representation,
-        algorithm=algorithm,
-        n_segments=k or 2,
-        random_state=seed,
-        params=model_params(clustering),
+    model = candidate_model(
+        rec["chosen"], clustering, seed=seed, preprocessor=preprocessor
     )
     start = time.perf_counter()
     model.fit(data)
@@ -109,8 +115,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     embedding = map_embedding(
         matrix,
         method=method,
-        sample=int(clustering["map_sample"]),
-        neighbors=int(clustering["umap_neighbors"]),
+        sample=clustering["map_sample"],
+        neighbors=clustering["umap_neighbors"],
         seed=seed,
     )
     ctx.save_frame("embedding.parquet", embedding)
@@ -125,6 +131,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     rec["map"] = {"method": method, "customers": int(len(embedding))}
     rec["seconds"] = {
         "comparison": round(compare_seconds, 2),
+        "selection": round(select_seconds, 2),
         "model": round(model_seconds, 2),
         "map": round(map_seconds, 2),
     }
@@ -133,6 +140,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "candidates": int(len(scored)),
         "winner": rec["winner"],
         "chosen": rec["chosen"],
+        "structure": rec["structure"],
+        "fallback": rec["fallback"],
         "segments": int(pd.Series(model.segment_ids_).ge(0).sum()),
         "samples": comparison.samples,
     }

@@ -23,19 +23,38 @@ after_as_of          lines on or after ``as_of`` (the analysis date)
 The ledger has one row per rule with the rows and the order-line value (sum of
 ``amount``, signed: cancellations carry negative values) it removed, framed by a
 ``raw`` row and a ``kept`` row, so that ``raw = kept + sum(removed)`` holds exactly.
+
+Without an order id (``transactions.columns.order_id`` not mapped), each customer's
+lines on one timestamp form one order (:func:`segkit.data.io.order_ids`: id
+``<customer_id>|<timestamp>``), added as ``order_id`` to the kept lines and the
+returns. The ``cancellations`` rule reads a prefix of the order id, so it is skipped:
+its ledger row removes 0 lines and says why, and :attr:`CleanResult.notes` says so
+too (returns are then found by ``negative_quantity`` alone).
+
+:func:`default_as_of` is the one definition of the default analysis date (the day
+after the last transaction) for pandas frames; the features stage has the same rule
+for Parquet files and Ibis tables (``segkit.features.behaviour``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from segkit.data.io import order_ids
 from segkit.exceptions import DataError
 
-__all__ = ["RULES", "CleanResult", "clean_transactions", "default_as_of"]
+__all__ = [
+    "RULES",
+    "CANCELLATIONS_SKIPPED",
+    "CleanResult",
+    "clean_transactions",
+    "default_as_of",
+]
 
 #: Rule name -> description shown in the ledger and the report.
 RULES: dict[str, str] = {
@@ -47,6 +66,11 @@ RULES: dict[str, str] = {
     "duplicates": "exact duplicate of an earlier line (every column equal)",
     "after_as_of": "dated on or after as_of, the analysis date",
 }
+#: Ledger description of ``cancellations`` when the data have no order id.
+CANCELLATIONS_SKIPPED = (
+    "skipped: the data have no order id, so no invoice prefix marks a cancellation "
+    "(returns are found by negative quantity)"
+)
 
 
 @dataclass
@@ -64,22 +88,67 @@ class CleanResult:
         Columns ``rule, description, rows, value, rows_after``.
     as_of : datetime.date
         The analysis date used.
+    notes : list of str
+        Decisions a reviewer should know about (a rule skipped for lack of an
+        order id); the data step adds them to ``read_notes.json``.
     """
 
     transactions: pd.DataFrame
     returns: pd.DataFrame
     ledger: pd.DataFrame
     as_of: dt.date
+    notes: list[str] = field(default_factory=list)
 
 
-def default_as_of(transactions: pd.DataFrame) -> dt.date:
-    """The day after the last transaction (so the last day counts in full)."""
-    last = transactions["timestamp"].max()
-    if pd.isna(last):
+def default_as_of(transactions: Any) -> dt.date:
+    """The day after the last transaction (so the last day counts in full).
+
+    The one definition of segkit's default analysis date, used by the data,
+    features and scoring steps (``segkit.features.behaviour`` re-exports it).
+
+    Parameters
+    ----------
+    transactions : DataFrame, Parquet path or ibis.Table
+        Transactions with a ``timestamp`` column. A path reads that column only; an
+        Ibis table is asked for its maximum where it lives (DuckDB, Spark, ...).
+
+    Returns
+    -------
+    datetime.date
+        The date of the newest timestamp plus one day.
+
+    Raises
+    ------
+    DataError
+        No ``timestamp`` column, or no line has a timestamp.
+    """
+    if isinstance(transactions, pd.DataFrame):
+        columns = list(transactions.columns)
+    elif isinstance(transactions, str | Path):
+        import pyarrow.parquet as pq
+
+        columns = pq.read_schema(transactions).names
+    else:
+        columns = list(getattr(transactions, "columns", []))
+    if "timestamp" not in columns:
         raise DataError(
-            "no transaction has a timestamp; map transactions.columns.timestamp"
+            f"transactions have no 'timestamp' column (columns: {columns}); map "
+            "transactions.columns.timestamp in the config, or pass the canonical "
+            "frame of the data step"
         )
-    return (last + pd.Timedelta(days=1)).date()
+    if isinstance(transactions, pd.DataFrame):
+        last = transactions["timestamp"].max()
+    elif isinstance(transactions, str | Path):
+        last = pd.read_parquet(transactions, columns=["timestamp"])["timestamp"].max()
+    else:  # an Ibis table: one aggregate query on its backend
+        last = transactions.timestamp.max().execute()
+    if last is None or pd.isna(last):
+        raise DataError(
+            "no transaction has a timestamp, so there is no last transaction to date "
+            "the analysis from; check transactions.columns.timestamp and the cleaning "
+            "ledger, or set as_of in the config"
+        )
+    return (pd.Timestamp(last) + pd.Timedelta(days=1)).date()
 
 
 def _product_mask(
@@ -99,6 +168,7 @@ def clean_transactions(
     *,
     rules: dict[str, Any],
     as_of: dt.date | None = None,
+    min_customers: int = 2,
 ) -> CleanResult:
     """Apply the cleaning rules and account for every removed line.
 
@@ -106,22 +176,26 @@ def clean_transactions(
     ----------
     transactions : DataFrame
         Canonical transactions (see :func:`segkit.data.io.to_canonical`): needs
-        ``customer_id, order_id, timestamp, quantity, unit_price, amount``.
+        ``customer_id, timestamp, quantity, unit_price, amount``; ``order_id`` when
+        the source has one (without it, orders are formed per customer and
+        timestamp and the ``cancellations`` rule is skipped, see the module notes).
     rules : dict
         The config's ``cleaning`` section.
     as_of : date, optional
         Analysis date; lines on or after it are removed. Default: the day after the
         last transaction.
+    min_customers : int
+        Fewest customers that may be left. 2 (the default) for a segmentation;
+        scoring passes 1, since one new customer can be scored.
 
     Returns
     -------
     CleanResult
-        Kept lines, returns, the ledger and the ``as_of`` used. The input is not
-        modified.
+        Kept lines, returns (both with ``order_id``), the ledger, the ``as_of``
+        used and the notes. The input is not modified.
     """
     needed = {
         "customer_id",
-        "order_id",
         "timestamp",
         "quantity",
         "unit_price",
@@ -143,6 +217,10 @@ def clean_transactions(
             "use the day after the last transaction"
         )
     frame = transactions.copy()
+    notes: list[str] = []
+    has_order_id = "order_id" in frame.columns
+    if not has_order_id:
+        frame.insert(1, "order_id", order_ids(frame))
     has_price = frame["unit_price"].notna().any()
     rows: list[dict[str, Any]] = [
         {
@@ -154,7 +232,13 @@ def clean_transactions(
     ]
     returns = []
 
-    def remove(rule: str, mask: pd.Series, *, keep_as_return: bool = False) -> None:
+    def remove(
+        rule: str,
+        mask: pd.Series,
+        *,
+        keep_as_return: bool = False,
+        description: str | None = None,
+    ) -> None:
         nonlocal frame
         if not rules.get(rule, True):
             return
@@ -165,7 +249,7 @@ def clean_transactions(
         rows.append(
             {
                 "rule": rule,
-                "description": RULES[rule],
+                "description": description or RULES[rule],
                 "rows": len(removed),
                 "value": float(removed["amount"].sum()),
             }
@@ -174,12 +258,22 @@ def clean_transactions(
 
     remove("missing_customer_id", frame["customer_id"].isna())
     prefix = str(rules.get("cancellation_prefix") or "")
-    cancelled = (
-        frame["order_id"].str.startswith(prefix)
-        if prefix
-        else pd.Series(False, index=frame.index)
-    )
-    remove("cancellations", cancelled, keep_as_return=True)
+    if has_order_id:
+        cancelled = (
+            frame["order_id"].str.startswith(prefix)
+            if prefix
+            else pd.Series(False, index=frame.index)
+        )
+        remove("cancellations", cancelled, keep_as_return=True)
+    else:
+        nothing = pd.Series(False, index=frame.index)
+        remove("cancellations", nothing, description=CANCELLATIONS_SKIPPED)
+        if rules.get("cancellations", True):
+            notes.append(
+                "Cleaning rule 'cancellations' skipped: without an order id no "
+                "invoice prefix marks a cancellation; returns are the lines with a "
+                "negative quantity (rule 'negative_quantity')."
+            )
     signed = frame["quantity"] if has_price else frame["amount"]
     remove("negative_quantity", signed < 0, keep_as_return=True)
     price = frame["unit_price"] if has_price else frame["amount"]
@@ -227,7 +321,7 @@ def clean_transactions(
             "column mapping and the cleaning rules in the config"
         )
     n_customers = frame["customer_id"].nunique()
-    if n_customers < 2:
+    if n_customers < min_customers:
         raise DataError(
             f"only {n_customers} customer is left after cleaning; a segmentation needs "
             "many customers: check transactions.columns.customer_id and the data"
@@ -241,4 +335,5 @@ def clean_transactions(
         returns=returned.reset_index(drop=True),
         ledger=ledger,
         as_of=as_of,
+        notes=notes,
     )

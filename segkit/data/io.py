@@ -8,6 +8,12 @@ that names the file, the column, example values and the config key that fixes it
 The canonical transaction frame (see ``docs/architecture.md``) has the columns
 ``customer_id, order_id, timestamp, quantity, unit_price, amount`` plus any of
 ``product_id, description, country, category, channel`` that the config maps.
+
+The order id is optional: many shops and panel data sets export one row per
+purchase without one. Such a frame has no ``order_id`` column as read; cleaning
+(:func:`segkit.data.clean.clean_transactions`) then forms the orders with
+:func:`order_ids`: each customer's lines on one timestamp are one order, with the
+id ``<customer_id>|<timestamp ISO 8601>`` (e.g. ``17850|2011-12-01T08:26:00``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ __all__ = [
     "load_transactions",
     "load_customers",
     "normalise_ids",
+    "order_ids",
+    "ORDER_ID_NOTE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,6 +52,12 @@ _TEXT_ROLES = (
     "channel",
 )
 _NUMERIC_ROLES = ("quantity", "unit_price", "amount")
+#: The read note of a transactions table without an order id (read_notes.json).
+ORDER_ID_NOTE = (
+    "The data have no order id (transactions.columns.order_id is not mapped): each "
+    "customer's lines on one timestamp form one order, with the order id "
+    "'<customer_id>|<timestamp>'."
+)
 _SNIFF_SEPARATORS = (",", "\t", ";", "|")
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
@@ -246,6 +260,33 @@ def normalise_ids(values: pd.Series) -> pd.Series:
     return text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
 
 
+def order_ids(transactions: pd.DataFrame) -> pd.Series:
+    """The order id of each line: ``order_id`` if present, else one per customer and time.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        Canonical transactions with ``customer_id`` and ``timestamp`` (and
+        optionally ``order_id``).
+
+    Returns
+    -------
+    Series
+        The ``order_id`` column when the frame has one; otherwise
+        ``<customer_id>|<timestamp ISO 8601>`` (seconds; microseconds when any
+        timestamp has them), so each customer's lines on one timestamp form one
+        order. A line without customer id gets ``|<timestamp>``. Same index as the
+        input, name ``order_id``; the input is not modified.
+    """
+    if "order_id" in transactions.columns:
+        return transactions["order_id"].rename("order_id")
+    stamps = transactions["timestamp"]
+    fine = bool((stamps.dt.microsecond.fillna(0) != 0).any())
+    text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f" if fine else "%Y-%m-%dT%H:%M:%S")
+    ids = transactions["customer_id"].astype("object").fillna("").astype("str")
+    return (ids + "|" + text.fillna("")).astype("str").rename("order_id")
+
+
 def _check_columns(raw: pd.DataFrame, columns: dict[str, str], path: Path, table: str):
     missing = {role: col for role, col in columns.items() if col not in raw.columns}
     if missing:
@@ -322,15 +363,17 @@ def to_canonical(
     Returns
     -------
     DataFrame
-        Columns ``customer_id`` (str), ``order_id`` (str), ``timestamp``
-        (datetime64[ns]), ``quantity``, ``unit_price``, ``amount`` (float64) and any
-        mapped text roles. The input is not modified.
+        Columns ``customer_id`` (str), ``order_id`` (str; only when the role is
+        mapped, see :func:`order_ids`), ``timestamp`` (datetime64[ns]),
+        ``quantity``, ``unit_price``, ``amount`` (float64) and any mapped text
+        roles. The input is not modified.
     """
     read = read or {}
     _check_columns(raw, columns, Path(source), "transactions")
     out = pd.DataFrame(index=raw.index)
     out["customer_id"] = normalise_ids(raw[columns["customer_id"]])
-    out["order_id"] = raw[columns["order_id"]].astype("str").str.strip()
+    if "order_id" in columns:
+        out["order_id"] = raw[columns["order_id"]].astype("str").str.strip()
     out["timestamp"] = _parse_timestamps(
         raw[columns["timestamp"]],
         date_format=read.get("date_format"),
@@ -375,6 +418,8 @@ def load_transactions(config: dict[str, Any]) -> ReadResult:
     ]
     raw, notes = read_table(path, read=section["read"], text_columns=text_cols)
     frame = to_canonical(raw, columns, read=section["read"], source=path.name)
+    if "order_id" not in columns:
+        notes.append(ORDER_ID_NOTE)
     return ReadResult(raw=raw, frame=frame, notes=notes)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "quality_table",
     "ledger_table",
     "ledger_check",
+    "read_notes_note",
     "duplicates_note",
     "pii_note",
     "sufficiency_note",
@@ -53,6 +54,7 @@ _JSON = {
     "duplicates": "duplicates.json",
     "pii": "pii.json",
     "summary": "data_summary.json",
+    "read_notes": "read_notes.json",
 }
 ABSENT = (
     "Nothing to show: this run has no such table (transactions-only data has no "
@@ -303,6 +305,34 @@ def ledger_check(ledger: pd.DataFrame | None) -> Note:
         f"kept + {total:,} removed = {kept + total:,}. Some rows are unaccounted for; "
         "report this as a bug in segkit.data.clean."
     )
+
+
+def read_notes_note(notes: Mapping[str, list[str]] | None) -> Note:
+    """What reading and cleaning decided (``read_notes.json``), as one Note.
+
+    Parameters
+    ----------
+    notes : mapping of table -> list of str, or None
+        ``read_notes.json``: ``{"transactions": [...], "customers": [...]}``.
+
+    Returns
+    -------
+    Note
+        One bullet per decision, prefixed by its table (e.g. that the data have no
+        order id and orders were formed per customer and timestamp), or a sentence
+        saying that reading needed no decision.
+    """
+    lines = [
+        f"- *{table}*: {text}"
+        for table, texts in (notes or {}).items()
+        for text in texts or []
+    ]
+    if not lines:
+        return Note(
+            "Reading needed no decision: the separator, encoding and columns were as "
+            "configured."
+        )
+    return Note("What reading and cleaning decided:\n\n" + "\n".join(lines))
 
 
 def duplicates_note(duplicates: Mapping[str, Any] | None) -> Note:

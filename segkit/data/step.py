@@ -5,7 +5,9 @@ canonical lines and set-aside returns), ``ledger.csv``, ``quality.csv`` (raw
 transactions), ``duplicates.json``, ``customers.parquet`` and
 ``quality_customers.csv`` (when the config has a customers table; personal-data
 columns are dropped from the artifact), ``pii.json``, ``sufficiency.csv``,
-``data_summary.json`` and ``read_notes.json``.
+``data_summary.json`` and ``read_notes.json`` (what reading and cleaning decided,
+e.g. that orders were formed per customer and timestamp for data without an order
+id; notebook 01 shows it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from segkit.context import RunContext
 from segkit.data import quality
 from segkit.data.clean import clean_transactions, default_as_of
-from segkit.data.io import load_customers, load_transactions
+from segkit.data.io import load_customers, load_transactions, order_ids
 from segkit.fileinfo import file_sha256
 
 __all__ = ["run"]
@@ -59,7 +61,7 @@ def _transactions(
             "sha256": file_sha256(path),
             "raw_rows": len(raw),
             "raw_columns": list(raw.columns),
-            "invoices": int(frame["order_id"].nunique()),
+            "invoices": int(order_ids(frame).nunique()),
             "customers": int(frame["customer_id"].nunique()),
             "countries": int(frame["country"].nunique())
             if "country" in frame
@@ -78,7 +80,7 @@ def _transactions(
             "returns_rows": len(result.returns),
         }
     )
-    ctx.save_json("read_notes.json", {"transactions": read.notes})
+    ctx.save_json("read_notes.json", {"transactions": read.notes + result.notes})
 
 
 def _customers(

@@ -6,9 +6,13 @@ or a warehouse computes the features where the data is. Transactions are never p
 into pandas before they are aggregated: only the one-row-per-customer result is.
 
 Inputs are the canonical frames of ``docs/architecture.md``: clean transactions
-(``customer_id``, ``order_id``, ``timestamp``, ``amount``; optionally ``quantity``,
+(``customer_id``, ``timestamp``, ``amount``; optionally ``order_id``, ``quantity``,
 ``unit_price``, ``product_id``) and the returns set aside by cleaning (same columns,
 ``amount`` = the returned value as a positive number).
+
+Without an ``order_id`` column (one row per purchase), each customer's lines on one
+timestamp form one order -- the rule of :func:`segkit.data.io.order_ids`, which
+cleaning uses to write the ids -- so frequency and the basket features stay defined.
 
 Conventions (also in :data:`FEATURE_DEFINITIONS`):
 
@@ -41,6 +45,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from segkit.data.clean import default_as_of
 from segkit.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -55,7 +60,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_REQUIRED = ("customer_id", "order_id", "timestamp", "amount")
+_REQUIRED = ("customer_id", "timestamp", "amount")
 _RETURNS_REQUIRED = ("customer_id", "timestamp", "amount")
 # Counts and day numbers are int64 in the result; every other feature is float64.
 _INTEGER = frozenset(
@@ -236,9 +241,10 @@ def behaviour_expr(
     Parameters
     ----------
     tx : ibis.Table
-        Clean transactions with ``customer_id``, ``order_id``, ``timestamp``
-        (timestamp) and ``amount`` (numeric); ``quantity``, ``unit_price`` and
-        ``product_id`` are used when present.
+        Clean transactions with ``customer_id``, ``timestamp`` (timestamp) and
+        ``amount`` (numeric); ``order_id``, ``quantity``, ``unit_price`` and
+        ``product_id`` are used when present. Without ``order_id`` a customer's
+        lines on one timestamp are one order.
     returns : ibis.Table, optional
         Returned or cancelled lines (``customer_id``, ``timestamp``, ``amount`` as a
         positive returned value). None: no returns, ``return_rate`` is 0.
@@ -273,9 +279,11 @@ def behaviour_expr(
     if "unit_price" in columns:
         order_aggs["price_sum"] = lines.unit_price.cast("float64").sum()
         order_aggs["price_lines"] = lines.unit_price.count()
+    order_key = (
+        lines.order_id.cast("string") if "order_id" in columns else lines.timestamp
+    )
     orders = lines.group_by(
-        customer_id=lines.customer_id.cast("string"),
-        order_id=lines.order_id.cast("string"),
+        customer_id=lines.customer_id.cast("string"), order_id=order_key
     ).agg(**order_aggs)
     orders = orders.mutate(
         days_ago=as_of_date.delta(orders.ts.date(), unit="day"),
@@ -388,28 +396,6 @@ def _span(
     return int(row["rows"]), first, last
 
 
-def default_as_of(transactions: Any, *, backend: str | Any = "duckdb") -> dt.date:
-    """The day after the last transaction, computed without loading the lines.
-
-    Parameters
-    ----------
-    transactions : DataFrame, Parquet path or ibis.Table
-        Clean transactions with a ``timestamp`` column.
-    backend : str or Ibis backend
-        Where to run the query (see :func:`connect`).
-    """
-    con = connect(backend)
-    tx = _table(transactions, con, "transactions")
-    _check_columns(tx, _REQUIRED, "transactions")
-    rows, _, last = _span(tx, con)
-    if rows == 0 or last is None:
-        raise DataError(
-            "transactions have no rows, so there is no last transaction to date the "
-            "analysis from; check the cleaning ledger or set as_of in the config"
-        )
-    return last.date() + dt.timedelta(days=1)
-
-
 def compute_features_with_notes(
     transactions: Any,
     returns: Any = None,
@@ -509,9 +495,10 @@ def compute_features(
     Parameters
     ----------
     transactions : DataFrame, Parquet path or ibis.Table
-        Clean transactions in the canonical schema (``customer_id``, ``order_id``,
-        ``timestamp``, ``amount``; ``quantity``, ``unit_price``, ``product_id``
-        optional). Never mutated; a path is scanned by the backend.
+        Clean transactions in the canonical schema (``customer_id``,
+        ``timestamp``, ``amount``; ``order_id``, ``quantity``, ``unit_price``,
+        ``product_id`` optional; without ``order_id`` a customer's lines on one
+        timestamp are one order). Never mutated; a path is scanned by the backend.
     returns : DataFrame, Parquet path or ibis.Table, optional
         Returned or cancelled lines (``customer_id``, ``timestamp``, ``amount`` =
         positive returned value).

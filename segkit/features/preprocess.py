@@ -18,9 +18,13 @@
 * **dropped**: constant columns and near-constant ones (one value in at least
   ``near_constant_share`` of the rows), and categorical columns whose every level is
   rarer than ``rare_share`` (id-like); each with its reason in :attr:`dropped_`;
-* **flagged**: pairs of transformed numeric columns with ``|r| >=
-  correlation_threshold`` are listed in :attr:`correlated_pairs_` (kept: dropping is
-  an analyst's decision).
+* **near-duplicates** (``|Spearman r| >= duplicate_threshold``, 0.9 by default):
+  of each group only the more interpretable column is kept (RFM and behavioural
+  columns first, see :mod:`segkit.features.dedupe`); the others are dropped with
+  the reason ``near-duplicate of <kept> (Spearman r = ...)``, so one trait is not
+  counted two or three times;
+* **flagged**: remaining pairs of transformed numeric columns with ``|r| >=
+  correlation_threshold`` are listed in :attr:`correlated_pairs_` (kept).
 
 With ``set_output(transform="pandas")`` the output is a float64 DataFrame that keeps
 the customer index.
@@ -49,6 +53,7 @@ from sklearn.preprocessing import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from segkit.exceptions import ConfigError, DataError, NotFittedError, SchemaError
+from segkit.features.dedupe import near_duplicates
 
 __all__ = ["Preprocessor"]
 
@@ -96,6 +101,9 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         this share of rows is dropped.
     correlation_threshold : float
         Transformed numeric pairs with ``|r|`` at or above it are flagged.
+    duplicate_threshold : float or None
+        Numeric columns with ``|Spearman r|`` at or above it with a more
+        interpretable kept column are dropped (None: keep every column).
     rare_share : float
         Categorical levels rarer than this share are grouped together.
     tied_share : float
@@ -134,6 +142,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         scaler: str = "robust",
         near_constant_share: float = 0.99,
         correlation_threshold: float = 0.9,
+        duplicate_threshold: float | None = 0.9,
         rare_share: float = 0.01,
         tied_share: float = 0.25,
         clip: float | None = 5.0,
@@ -143,6 +152,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.scaler = scaler
         self.near_constant_share = near_constant_share
         self.correlation_threshold = correlation_threshold
+        self.duplicate_threshold = duplicate_threshold
         self.rare_share = rare_share
         self.tied_share = tied_share
         self.clip = clip
@@ -173,8 +183,11 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             "correlation_threshold",
             "rare_share",
             "tied_share",
+            "duplicate_threshold",
         ):
             value = getattr(self, name)
+            if name == "duplicate_threshold" and value is None:
+                continue
             if not 0 < value <= 1:
                 raise ConfigError(
                     f"preprocess.{name} is {value!r}; use a share between 0 and 1"
@@ -264,7 +277,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         rows, kinds = [], {}
         for col in frame.columns:
             rows.append(self._plan_column(col, frame[col], n, kinds))
-        plan = pd.DataFrame(rows)
+        plan = self._drop_duplicates(frame, pd.DataFrame(rows), kinds)
         self._kinds_ = kinds
         self.plan_ = plan
         kept = plan[plan["action"] != "dropped"]
@@ -288,6 +301,25 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         for row in self.dropped_.itertuples():
             logger.info("dropped feature %s: %s", row.column, row.reason)
         return self
+
+    def _drop_duplicates(
+        self, frame: pd.DataFrame, plan: pd.DataFrame, kinds: dict[str, str]
+    ) -> pd.DataFrame:
+        """Mark near-duplicate numeric columns as dropped (see the module docstring)."""
+        if self.duplicate_threshold is None:
+            return plan
+        kept = plan.loc[plan["action"] != "dropped", "column"]
+        numeric = {c: pd.to_numeric(frame[c], errors="coerce") for c in kept}
+        numeric = {c: v for c, v in numeric.items() if kinds[c] == "numeric"}
+        pairs = near_duplicates(pd.DataFrame(numeric), self.duplicate_threshold)
+        plan = plan.copy()
+        for row in pairs.itertuples(index=False):
+            at = plan["column"] == row.drop
+            plan.loc[at, "action"] = "dropped"
+            plan.loc[at, "reason"] = (
+                f"near-duplicate of {row.keep} (Spearman r = {row.r:+.2f})"
+            )
+        return plan
 
     def _plan_column(
         self, col: str, series: pd.Series, n: int, kinds: dict[str, str]

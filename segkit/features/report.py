@@ -25,6 +25,7 @@ from segkit.data.report import ReportFigure
 from segkit.display import empty_figure as _empty_figure
 from segkit.exceptions import SchemaError
 from segkit.features.behaviour import FEATURE_DEFINITIONS
+from segkit.features.lifecycle import STATES
 from segkit.features.rfm import rfm_summary
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ __all__ = [
     "feature_summary_table",
     "notes_table",
     "treatment_table",
+    "duplicates_table",
+    "lifecycle_mix",
     "distributions_before_after",
     "correlation_heatmap",
     "rfm_grid",
@@ -51,6 +54,7 @@ _FRAMES = {
     "definitions": "feature_definitions.csv",
     "notes": "preprocess_notes.csv",
     "plan": "preprocess_plan.csv",
+    "lifecycle": "lifecycle.parquet",
 }
 _BLUE, _ORANGE = sns.color_palette("deep")[0], sns.color_palette("deep")[1]
 
@@ -67,7 +71,7 @@ def features_artifacts(ctx: RunContext) -> dict[str, Any]:
     -------
     dict
         Frames ``features``, ``rfm``, ``matrix``, ``definitions``, ``notes``,
-        ``plan`` (None when absent, e.g. no RFM for attribute-only data) and
+        ``plan``, ``lifecycle`` (None when absent, e.g. no RFM for attribute-only data) and
         ``config`` (the run's config).
     """
     out: dict[str, Any] = {
@@ -185,6 +189,80 @@ def treatment_table(plan: pd.DataFrame | None) -> pd.DataFrame:
     _need(plan, columns, "the preprocessing plan", "pass preprocess_plan.csv")
     table = plan[columns].astype("object").fillna("").set_index("column")
     table.index.name = "feature"
+    return table
+
+
+def duplicates_table(plan: pd.DataFrame | None) -> pd.DataFrame:
+    """The features dropped as near-duplicates of a more interpretable one.
+
+    Parameters
+    ----------
+    plan : DataFrame or None
+        ``preprocess_plan.csv``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dropped``, ``kept instead``, ``Spearman r``; a one-row note when
+        no feature was dropped as a near-duplicate.
+    """
+    if plan is None:
+        return pd.DataFrame({"note": ["No preprocessing plan: run the features step."]})
+    _need(
+        plan, ["column", "reason"], "the preprocessing plan", "pass preprocess_plan.csv"
+    )
+    found = (
+        plan["reason"]
+        .fillna("")
+        .astype("str")
+        .str.extract(
+            r"^near-duplicate of (?P<keep>.+) \(Spearman r = (?P<r>[-+0-9.]+)\)$"
+        )
+    )
+    hit = found["keep"].notna()
+    if not hit.any():
+        return pd.DataFrame(
+            {"note": ["No two features are near-duplicates: every one is kept."]}
+        )
+    return pd.DataFrame(
+        {
+            "dropped": plan.loc[hit, "column"].astype("str").to_numpy(),
+            "kept instead": found.loc[hit, "keep"].to_numpy(),
+            "Spearman r": found.loc[hit, "r"].astype("float64").round(2).to_numpy(),
+        }
+    )
+
+
+def lifecycle_mix(lifecycle: pd.DataFrame | None) -> pd.DataFrame:
+    """Customers per lifecycle state, with the rule that defines each state.
+
+    Parameters
+    ----------
+    lifecycle : DataFrame or None
+        ``lifecycle.parquet`` (columns ``state``, ``rule``).
+
+    Returns
+    -------
+    DataFrame
+        Index ``state`` (lifecycle order); columns ``customers``, ``share``,
+        ``rule``.
+    """
+    if lifecycle is None or lifecycle.empty:
+        return pd.DataFrame(
+            {"note": ["No lifecycle states: they need transactions (recency, orders)."]}
+        )
+    _need(lifecycle, ["state", "rule"], "the lifecycle table", "pass lifecycle.parquet")
+    states = lifecycle["state"].astype("str")
+    counts = states.value_counts().reindex(list(STATES), fill_value=0)
+    rules = lifecycle.groupby(states)["rule"].first().reindex(list(STATES))
+    table = pd.DataFrame(
+        {
+            "customers": counts.astype("int64"),
+            "share": (counts / max(len(states), 1)).round(3),
+            "rule": rules.fillna("").astype("str"),
+        }
+    )
+    table.index.name = "state"
     return table
 
 

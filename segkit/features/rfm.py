@@ -14,9 +14,17 @@ money. This is the quantile bin of the customer's *lowest* tied rank, so:
   customers per score);
 * customers with equal values always get the same score, whatever the row order
   (``rank(method="first")`` would split a tie by row order);
-* a massive tie (60 % one-time buyers all with ``frequency == 1``) gets score 1 and
-  the customers above it share the upper scores, rather than pushing one-time buyers
-  into F2/F3 at random.
+* a massive tie (60 % one-time buyers all with ``frequency == 1``) would leave
+  empty score levels: the tie gets score 1 and the next value (2 orders) jumps to
+  F4. When the quantile scores leave a level empty, that dimension is scored on its
+  **distinct values** instead (:func:`tie_aware_scores`): the sorted distinct values
+  are cut into ``bins`` contiguous groups, each boundary at the distinct value whose
+  cumulative share is closest to ``j / bins`` while every level keeps at least one
+  value. With 60 % one-time buyers: 1 order = F1, 2 = F2, 3 = F3, ... Customers
+  with equal values still share a score. When there are fewer distinct values than
+  bins (3 distinct order counts, 5 bins) the top levels stay empty; either way the
+  table's ``attrs["notes"]`` records it as ``(rule, count, detail)`` and the
+  features step copies them to ``preprocess_notes.csv``.
 
 R is reversed: the most recent customers get the highest score.
 
@@ -45,6 +53,7 @@ __all__ = [
     "OTHER",
     "rfm_table",
     "rfm_summary",
+    "tie_aware_scores",
     "segment_order",
 ]
 
@@ -128,6 +137,85 @@ def _scores(worse_count: np.ndarray, n: int, bins: int) -> np.ndarray:
     return (bins * worse_count) // n + 1
 
 
+def tie_aware_scores(values: pd.Series | np.ndarray, bins: int) -> np.ndarray:
+    """Scores 1..bins from contiguous groups of distinct values (ties kept together).
+
+    Parameters
+    ----------
+    values : array-like of float
+        Higher is better (negate recency first).
+    bins : int
+        Number of score levels.
+
+    Returns
+    -------
+    ndarray of int
+        Score of each value. Every level holds at least one distinct value when
+        there are at least ``bins`` distinct values; otherwise the levels
+        ``1..d`` are used (``d`` distinct values) and the upper ones stay empty.
+
+    Notes
+    -----
+    Greedy cut placement: the boundary after level ``j`` goes at the distinct
+    value whose cumulative count is closest to ``j * n / bins``, after the previous
+    boundary and leaving one distinct value for each level still to come. Written
+    here because ``pandas.qcut(duplicates="drop")`` merges tied bins (it leaves
+    fewer levels instead of re-placing the boundaries).
+    """
+    data = np.asarray(values, dtype="float64")
+    distinct, inverse, counts = np.unique(data, return_inverse=True, return_counts=True)
+    d, n = len(distinct), len(data)
+    if d <= bins:
+        return inverse.astype(np.int64) + 1
+    cumulative = np.cumsum(counts)  # cumulative[i]: customers with value <= distinct[i]
+    level_of = np.empty(d, dtype=np.int64)
+    start = 0
+    for j in range(1, bins):
+        # boundary after distinct index `cut` (inclusive), start <= cut <= d-1-(bins-j)
+        low, high = start, d - 1 - (bins - j)
+        window = cumulative[low : high + 1]
+        cut = low + int(np.argmin(np.abs(window - j * n / bins)))
+        level_of[start : cut + 1] = j
+        start = cut + 1
+    level_of[start:] = bins
+    return level_of[inverse]
+
+
+def _score_dimension(
+    values: pd.Series, bins: int, name: str, notes: list[tuple[str, int, str]]
+) -> np.ndarray:
+    """Quantile scores of one dimension; tie-aware when the quantiles collapse."""
+    worse = values.rank(method="min").to_numpy(dtype=np.int64) - 1
+    scores = _scores(worse, len(values), bins)
+    empty = sorted(set(range(1, bins + 1)) - set(scores.tolist()))
+    if not empty:
+        return scores
+    letter = name[0].upper()
+    scores = tie_aware_scores(values, bins)
+    still = sorted(set(range(1, bins + 1)) - set(scores.tolist()))
+    top = int(pd.Series(values).value_counts().iloc[0])
+    notes.append(
+        (
+            f"{name} scored on distinct values (ties)",
+            top,
+            f"quantile scores left {', '.join(f'{letter}{e}' for e in empty)} empty "
+            f"(the largest tie holds {top} of {len(values)} customers); scores cut "
+            "the distinct values instead",
+        )
+    )
+    if still:
+        notes.append(
+            (
+                f"{name}: empty score levels {', '.join(f'{letter}{e}' for e in still)}",
+                0,
+                f"only {int(pd.Series(values).nunique())} distinct values for "
+                f"{bins} bins; segments needing those scores stay empty",
+            )
+        )
+        logger.warning("RFM %s: empty score levels %s", name, still)
+    return scores
+
+
 def _to_five(scores: np.ndarray, bins: int) -> np.ndarray:
     return np.rint(1 + (scores - 1) * 4 / (bins - 1)).astype(int)
 
@@ -202,7 +290,8 @@ def rfm_table(
         Same index, columns ``recency``, ``frequency``, ``monetary`` (float64),
         ``r_score``, ``f_score``, ``m_score`` (int64, 1..bins, higher is better),
         ``rfm_cell`` (str, e.g. ``"545"``), ``rfm_score`` (int64, the sum) and
-        ``segment`` (str).
+        ``segment`` (str). ``attrs["notes"]``: list of ``(rule, count, detail)``
+        for each dimension scored on distinct values or left with empty levels.
 
     Raises
     ------
@@ -219,14 +308,12 @@ def rfm_table(
         {col: pd.to_numeric(features[col]).astype("float64") for col in _REQUIRED},
         index=features.index.copy(),
     )
-    n = len(out)
-    # customers strictly worse = (lowest tied rank) - 1; for R, worse = larger recency
-    worse = {
-        "r": (-out["recency"]).rank(method="min").to_numpy(dtype=np.int64) - 1,
-        "f": out["frequency"].rank(method="min").to_numpy(dtype=np.int64) - 1,
-        "m": out["monetary"].rank(method="min").to_numpy(dtype=np.int64) - 1,
+    notes: list[tuple[str, int, str]] = []
+    scores = {
+        "r": _score_dimension(-out["recency"], bins, "recency", notes),
+        "f": _score_dimension(out["frequency"], bins, "frequency", notes),
+        "m": _score_dimension(out["monetary"], bins, "monetary", notes),
     }
-    scores = {key: _scores(value, n, bins) for key, value in worse.items()}
     for key in ("r", "f", "m"):
         out[f"{key}_score"] = scores[key].astype("int64")
     out["rfm_cell"] = (
@@ -243,6 +330,7 @@ def rfm_table(
     out["segment"] = pd.Series(segment, index=out.index, dtype="str")
     if unassigned.any():
         logger.info("%d customers match no RFM rule: %r", int(unassigned.sum()), OTHER)
+    out.attrs["notes"] = notes
     return out
 
 

@@ -1,12 +1,13 @@
 """What to call each segment: automatic names, the names file, matching across runs.
 
 Automatic names
-    Read from a segment's traits (see :func:`segkit.profiles.profile.segment_traits`) through
-    the rule table :data:`NAME_RULES` (first match wins), e.g. "High-value loyal",
-    "Lapsed one-timers". Data without RFM features is named after its most
-    over-indexed feature ("High basket_size"). Names are unique within a run:
-    duplicates get the segment's most distinctive other feature appended, then a
-    number, in order of segment size (never of label number).
+    Every word is a claim checked on the members (:mod:`segkit.profiles.claims`:
+    "one-timers" = >= 80 % have one order, ...); the rule table :data:`NAME_RULES`
+    gives the first name whose claims all hold, e.g. "High-value loyal", "Lapsed
+    one-timers". Otherwise the name is a feature claim that holds ("High
+    basket_size") or the neutral "Segment N (mixed)". Names are unique within a
+    run: duplicates get a claim that holds for them and not their namesakes, then
+    a number, in order of segment size (never of label number).
 
 The names file (``segments.yaml``)
     Every run writes ``artifacts/segments.yaml``. Copy it next to the config (or to
@@ -43,8 +44,10 @@ import pandas as pd
 import yaml
 from scipy.optimize import linear_sum_assignment
 
+from segkit.config import LifecycleSettings
 from segkit.exceptions import ConfigError
-from segkit.profiles.profile import numeric_features, segment_traits, top_indices
+from segkit.profiles.claims import NAME_RULES, claim_names
+from segkit.profiles.profile import numeric_features
 
 __all__ = [
     "NAME_RULES",
@@ -64,109 +67,20 @@ logger = logging.getLogger(__name__)
 
 NAMES_FILE_FORMAT = 1
 
-#: Name rules as data: the first row whose traits all match names the segment.
-NAME_RULES: list[tuple[dict[str, str], str]] = [
-    (
-        {"value": "high", "recency": "recent", "frequency": "frequent"},
-        "High-value loyal",
-    ),
-    ({"value": "high", "recency": "lapsed"}, "Lapsed high-value"),
-    ({"value": "high", "frequency": "frequent"}, "High-value regulars"),
-    ({"value": "high"}, "High-value"),
-    ({"recency": "lapsed", "frequency": "one-time"}, "Lapsed one-timers"),
-    ({"recency": "recent", "frequency": "one-time"}, "New one-timers"),
-    ({"frequency": "one-time"}, "One-timers"),
-    ({"recency": "recent", "frequency": "frequent"}, "Active regulars"),
-    ({"recency": "lapsed", "value": "low"}, "Lapsed low-value"),
-    ({"recency": "lapsed"}, "Lapsing customers"),
-    ({"recency": "recent", "value": "low"}, "Recent low spenders"),
-    ({"recency": "recent"}, "Active mid-value"),
-    ({"recency": "cooling", "value": "low"}, "Cooling low-value"),
-]
 
-_FALLBACK = "Average customers"
+def auto_names(
+    features: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    settings: LifecycleSettings | None = None,
+    coverage: float = 0.8,
+) -> dict[int, str]:
+    """Unique names made only of claims that hold for the members.
 
-
-def _name_from_traits(traits: dict[str, str], over: list[str], under: list[str]) -> str:
-    for when, name in NAME_RULES:
-        if all(traits.get(k) == v for k, v in when.items()):
-            return name
-    if traits:
-        value = traits.get("value", "mid")
-        freq = traits.get("frequency", "occasional")
-        return f"{value.capitalize()}-value {freq}"
-    if over:
-        return f"High {over[0]}"
-    if under:
-        return f"Low {under[0]}"
-    return _FALLBACK
-
-
-def auto_names(profiles: pd.DataFrame, indices: pd.DataFrame) -> dict[int, str]:
-    """Descriptive, unique names for every segment (``-1`` is "Unassigned").
-
-    Parameters
-    ----------
-    profiles : DataFrame
-        Output of :func:`segkit.profiles.profile.segment_profiles`.
-    indices : DataFrame
-        Output of :func:`segkit.profiles.profile.segment_indices`.
-
-    Returns
-    -------
-    dict
-        Segment id -> name.
+    See :func:`segkit.profiles.claims.claim_names` (this returns its names).
     """
-    top = top_indices(indices, n=3)
-    names: dict[int, str] = {}
-    for _, row in profiles.sort_values(
-        ["size", "segment"], ascending=[False, True]
-    ).iterrows():
-        segment = int(row["segment"])
-        if segment == -1:
-            names[segment] = "Unassigned"
-            continue
-        idx = (
-            indices.loc[segment] if segment in indices.index else pd.Series(dtype=float)
-        )
-        mine = top[top["segment"] == segment]
-        over = mine.loc[mine["direction"] == "over", "feature"].tolist()
-        under = mine.loc[mine["direction"] == "under", "feature"].tolist()
-        traits = segment_traits(row, idx)
-        names[segment] = _name_from_traits(traits, over, under)
-    return _make_unique(names, indices)
-
-
-def _make_unique(names: dict[int, str], indices: pd.DataFrame) -> dict[int, str]:
-    """Disambiguate duplicates in the order of ``names`` (largest segment first).
-
-    Each duplicate gets the feature on which it differs most from its namesakes
-    (in index points), e.g. "High-value loyal, high basket"; a number if still tied.
-    """
-    groups: dict[str, list[int]] = {}
-    for segment, name in names.items():
-        groups.setdefault(name, []).append(segment)
-    out = dict(names)
-    for name, segments in groups.items():
-        if len(segments) < 2:
-            continue
-        table = indices.reindex(segments).dropna(axis=1, how="any")
-        for segment in segments:
-            if table.empty:
-                break
-            others = table.drop(index=segment).mean()
-            gap = (table.loc[segment] - others).dropna()
-            if gap.empty:
-                continue
-            feature = gap.abs().idxmax()
-            word = "high" if gap[feature] > 0 else "low"
-            out[segment] = f"{name}, {word} {feature}"
-    seen: dict[str, int] = {}
-    for segment, name in out.items():
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            out[segment] = f"{name} ({seen[name]})"
-    return out
+    names, _ = claim_names(features, labels, settings=settings, coverage=coverage)
+    return names
 
 
 def segment_centroids(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:

@@ -14,9 +14,12 @@ Index vs overall
     non-negative quantity, so features with any negative value (trends, changes) or
     an overall mean of zero have no index (NaN); the snake plot shows them.
 
-Persona cards and plays are generated from numbers only: a segment gets *traits*
-(value, recency, frequency levels) from its indices and medians through
-:data:`TRAIT_RULES`, and the plays that fit come from the rule table :data:`PLAYS`.
+Persona cards are generated from numbers only. With the claims that hold for a
+segment (:mod:`segkit.profiles.claims`) the card lists them with their coverage
+and its plays come from :data:`segkit.profiles.plays.PLAYS`; without, a segment
+gets *traits* (value, recency, frequency levels) from its indices and medians
+through :data:`TRAIT_RULES`, shown for orientation, and the neutral play
+"Monitor".
 """
 
 from __future__ import annotations
@@ -28,11 +31,10 @@ import numpy as np
 import pandas as pd
 
 from segkit.exceptions import DataError
+from segkit.profiles.plays import FALLBACK_PLAY, plays_for
 
 __all__ = [
     "TRAIT_RULES",
-    "PLAYS",
-    "FALLBACK_PLAY",
     "numeric_features",
     "segment_profiles",
     "segment_indices",
@@ -77,64 +79,6 @@ def _trait_input(
         if pd.notna(value):
             return float(value), float(profile.get("median_" + feature, np.nan))
     return np.nan, np.nan
-
-
-#: Marketing plays as data: a play fits a segment when every trait in ``when``
-#: equals the segment's trait. Order matters only for display.
-PLAYS: list[dict[str, Any]] = [
-    {
-        "play": "Win-back offer",
-        "when": {"value": "high", "recency": "lapsed"},
-        "why": "valuable customers who have stopped buying",
-    },
-    {
-        "play": "VIP treatment and loyalty rewards",
-        "when": {"value": "high", "recency": "recent"},
-        "why": "the most valuable customers, still active",
-    },
-    {
-        "play": "Second-purchase nudge",
-        "when": {"frequency": "one-time", "recency": "recent"},
-        "why": "bought once, recently: the moment to build a habit",
-    },
-    {
-        "play": "Cross-sell and upsell",
-        "when": {"value": "mid", "recency": "recent"},
-        "why": "active customers with room to spend more",
-    },
-    {
-        "play": "Retention check-in",
-        "when": {"recency": "cooling", "frequency": "frequent"},
-        "why": "regular buyers whose last order is getting old",
-    },
-    {
-        "play": "Re-engagement reminder",
-        "when": {"value": "mid", "recency": "cooling"},
-        "why": "average customers whose last order is getting old",
-    },
-    {
-        "play": "Low-cost nurture (email, content)",
-        "when": {"value": "low", "recency": "cooling"},
-        "why": "low spend and drifting away: keep in touch cheaply",
-    },
-    {
-        "play": "Low-cost reactivation (email only)",
-        "when": {"value": "low", "recency": "lapsed"},
-        "why": "low value and lapsed: not worth paid media",
-    },
-    {
-        "play": "Suppress from paid campaigns",
-        "when": {"value": "low", "recency": "lapsed", "frequency": "one-time"},
-        "why": "one low-value order long ago",
-    },
-]
-
-#: The play shown when no row of :data:`PLAYS` fits.
-FALLBACK_PLAY: dict[str, Any] = {
-    "play": "Monitor",
-    "when": {},
-    "why": "no rule of the play table fits; review the profile",
-}
 
 
 def numeric_features(features: pd.DataFrame) -> pd.DataFrame:
@@ -377,15 +321,6 @@ def segment_traits(profile: pd.Series, indices: pd.Series) -> dict[str, str]:
     return traits
 
 
-def _plays(traits: dict[str, str]) -> list[dict[str, str]]:
-    fits = [
-        {"play": p["play"], "why": p["why"]}
-        for p in PLAYS
-        if p["when"] and all(traits.get(k) == v for k, v in p["when"].items())
-    ]
-    return fits or [{"play": FALLBACK_PLAY["play"], "why": FALLBACK_PLAY["why"]}]
-
-
 def _fmt(value: Any, digits: int = 0) -> str:
     if value is None or pd.isna(value):
         return "n/a"
@@ -409,6 +344,9 @@ def persona_cards(
     *,
     stability: dict[int, dict[str, Any]] | None = None,
     top: pd.DataFrame | None = None,
+    claims: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
+    recent_days: int = 30,
 ) -> list[dict[str, Any]]:
     """A short, data-driven card per segment.
 
@@ -423,6 +361,15 @@ def persona_cards(
         segment without an entry is "not validated".
     top : DataFrame, optional
         Output of :func:`top_indices`; computed when omitted.
+    claims : DataFrame, optional
+        :func:`segkit.profiles.claims.evaluate_claims` (or ``claim_names``'s
+        table): the behaviour claims that hold become the card's ``traits``
+        (claim -> coverage) and choose its plays.
+    facts : DataFrame, optional
+        :func:`segkit.profiles.claims.segment_facts`: recent buyers and lifecycle
+        mix, so plays leave out recent buyers and name silent members.
+    recent_days : int
+        ``profiles.recent_days``.
 
     Returns
     -------
@@ -437,7 +384,7 @@ def persona_cards(
     for _, row in profiles.iterrows():
         segment = int(row["segment"])
         idx = indices.loc[segment] if segment in indices.index else pd.Series()
-        traits = segment_traits(row, idx)
+        traits, plays = _traits_and_plays(segment, row, idx, claims, facts, recent_days)
         mine = top[top["segment"] == segment]
         over, under = _listed(mine, "over"), _listed(mine, "under")
         who = f"{int(row['size']):,} customers ({row['share']:.0%} of the base)"
@@ -445,7 +392,15 @@ def persona_cards(
         if recency:
             who += f"; median {_fmt(row[recency])} days since the last order"
         if traits:
-            who += " — " + ", ".join(f"{k}: {v}" for k, v in traits.items())
+            who += " — " + ", ".join(
+                f"{k} ({v:.0%})" if isinstance(v, float) else f"{k}: {v}"
+                for k, v in traits.items()
+            )
+        if facts is not None and segment in facts.index:
+            who += (
+                f"; {int(facts.loc[segment, 'recent_customers']):,} ordered in the "
+                f"last {recent_days} days"
+            )
         how = []
         if "median_frequency" in row:
             how.append(f"median {_fmt(row['median_frequency'])} orders")
@@ -478,10 +433,27 @@ def persona_cards(
                 "how_they_buy": "; ".join(how) or "no behavioural feature",
                 "worth": worth,
                 "stability": stable,
-                "plays": _plays(traits),
+                "plays": plays,
             }
         )
     return cards
+
+
+def _traits_and_plays(segment, row, idx, claims, facts, recent_days):
+    """Claims that hold (claim -> coverage) and their plays; else index traits."""
+    if claims is None:
+        fallback = [{"play": FALLBACK_PLAY["play"], "why": FALLBACK_PLAY["why"]}]
+        return segment_traits(row, idx), fallback
+    mine = claims[(claims["segment"] == segment) & claims["holds"]]
+    if "kind" in mine.columns:
+        mine = mine[mine["kind"] == "behaviour"]
+    traits = {
+        str(c): float(v) for c, v in zip(mine["claim"], mine["coverage"], strict=True)
+    }
+    row_facts = None
+    if facts is not None and segment in facts.index:
+        row_facts = facts.loc[segment]
+    return traits, plays_for(set(traits), row_facts, recent_days=recent_days)
 
 
 def read_stability(validation: Any) -> dict[int, dict[str, Any]]:

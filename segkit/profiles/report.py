@@ -33,6 +33,8 @@ __all__ = [
     "persona_markdown",
     "persona_note",
     "names_note",
+    "name_claims_table",
+    "lifecycle_mix_table",
     "rules_table",
     "fidelity_note",
     "migration_heatmap",
@@ -64,7 +66,9 @@ def profile_artifacts(ctx: RunContext) -> dict[str, Any]:
     -------
     dict
         Frames (``profiles, indices, snake, matches, migration``), JSON documents
-        (``personas, rules, segments, evolution``), ``assignments`` (ids as text),
+        (``personas, rules, segments, evolution``), ``claims`` and ``lifecycle``
+        (``name_claims.csv`` / ``lifecycle_mix.csv``, None when absent),
+        ``assignments`` (ids as text),
         ``names`` (segment id -> name) and ``config``.
     """
     out: dict[str, Any] = {key: ctx.load_frame(name) for key, name in _FRAMES.items()}
@@ -79,6 +83,11 @@ def profile_artifacts(ctx: RunContext) -> dict[str, Any]:
             out["profiles"]["segment"], out["profiles"]["name"], strict=True
         )
     }
+    for key, name in (
+        ("claims", "name_claims.csv"),
+        ("lifecycle", "lifecycle_mix.csv"),
+    ):
+        out[key] = ctx.load_frame(name) if ctx.has(name) else None
     out["config"] = ctx.config
     return out
 
@@ -93,6 +102,12 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
             "% of revenue": (100 * profiles["revenue_share"]).round(1),
         }
     )
+    if "revenue_share_low" in profiles.columns:
+        low = (100 * profiles["revenue_share_low"]).round(1).astype("str")
+        high = (100 * profiles["revenue_share_high"]).round(1).astype("str")
+        out["95% interval"] = (low + " - " + high).where(
+            profiles["revenue_share_low"].notna(), ""
+        )
     for column in [c for c in profiles.columns if c.startswith("median_")]:
         out["median " + column.removeprefix("median_").replace("_", " ")] = profiles[
             column
@@ -191,6 +206,55 @@ def names_note(matches: pd.DataFrame, segments: Mapping[str, Any]) -> Note:
             "the config as `segments.yaml` and edit its `name` lines."
         )
     return Note(text)
+
+
+def name_claims_table(claims: pd.DataFrame | None) -> pd.DataFrame:
+    """Each name's claims: the test, the share of members it holds for, interval.
+
+    Parameters
+    ----------
+    claims : DataFrame or None
+        ``name_claims.csv`` of the profile step.
+    """
+    if claims is None or claims.empty:
+        return Table(
+            pd.DataFrame({"note": ["No name claims: rerun the profile step."]})
+        )
+    used = claims[claims["in_name"].astype("bool")]
+    pct = (100 * used["coverage"]).round(0)
+    low = (100 * used["coverage_low"]).round(0)
+    high = (100 * used["coverage_high"]).round(0)
+    interval = (
+        low.astype("Int64").astype("str") + "-" + high.astype("Int64").astype("str")
+    )
+    out = pd.DataFrame(
+        {
+            "segment": used["name"].astype("str"),
+            "claim": used["claim"].astype("str"),
+            "test": used["threshold"].astype("str"),
+            "% of members": pct,
+            "95% interval": interval.where(used["coverage_low"].notna(), ""),
+            "holds": used["holds"].map({True: "yes", False: "NO"}),
+        }
+    )
+    return Table(out.reset_index(drop=True))
+
+
+def lifecycle_mix_table(mix: pd.DataFrame | None) -> pd.DataFrame:
+    """Per segment: lifecycle states (% of members) and recent buyers."""
+    if mix is None or mix.empty:
+        return Table(
+            pd.DataFrame({"note": ["No lifecycle states (they need transactions)."]})
+        )
+    out = pd.DataFrame(
+        {"segment": mix["name"].astype("str"), "customers": mix["customers"]}
+    )
+    for state in ("new", "active", "at_risk", "lapsed"):
+        column = f"share_{state}"
+        if column in mix.columns:
+            out[f"% {state.replace('_', ' ')}"] = (100 * mix[column]).round(1)
+    out["recent buyers (profiles.recent_days)"] = mix["recent_customers"]
+    return Table(out.reset_index(drop=True))
 
 
 def rules_table(rules: Mapping[str, Any]) -> pd.DataFrame:

@@ -8,12 +8,19 @@ Reads ``features.parquet``, ``labels.parquet``, ``model.joblib`` and, when prese
 file               content
 =================  ===========================================================
 profiles.csv       :func:`segkit.profiles.profile.segment_profiles` with final names
+                   and ``revenue_share_low`` / ``_high`` (joint bootstrap,
+                   :func:`segkit.intervals.share_intervals`)
 indices.csv        index ``segment``; one column per numeric feature (100 = avg)
 top_indices.csv    :func:`segkit.profiles.profile.top_indices`
 snake.csv          :func:`segkit.profiles.profile.snake_frame`
 personas.json      list of persona cards (:func:`segkit.profiles.profile.persona_cards`)
 rules.json         :meth:`segkit.profiles.rules.SurrogateRules.to_dict`
 name_matches.csv   how each name was chosen (:func:`segkit.profiles.naming.resolve_names`)
+name_claims.csv    :data:`segkit.profiles.claims.CLAIM_COLUMNS` + ``auto_name``: per
+                   segment the claims its automatic name makes (``in_name``) and
+                   every behaviour claim, with coverage, Wilson interval, holds
+lifecycle_mix.csv  ``segment, name, customers, recent_customers, recent_share,
+                   share_new, share_active, share_at_risk, share_lapsed``
 assignments.csv    :data:`segkit.profiles.export.ASSIGNMENT_COLUMNS`, one row per customer
 segments.json      see :data:`SEGMENT_KEYS` below
 segments.yaml      names template (:mod:`segkit.profiles.naming` documents the format)
@@ -38,7 +45,9 @@ import pandas as pd
 
 from segkit.context import RunContext
 from segkit.exceptions import DataError, SegkitError
-from segkit.profiles import evolution, naming, profile, rules
+from segkit.features.lifecycle import settings_of as lifecycle_settings
+from segkit.intervals import share_intervals
+from segkit.profiles import claims, evolution, naming, profile, rules
 from segkit.profiles.export import assignments_frame
 
 __all__ = [
@@ -268,7 +277,13 @@ def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict
         features, labels, key_features=settings["key_features"]
     )
     indices = profile.segment_indices(features, labels)
-    auto = naming.auto_names(profiles, indices)
+    auto, claim_table = claims.claim_names(
+        features,
+        labels,
+        settings=lifecycle_settings(ctx.config),
+        coverage=settings["claim_coverage"],
+        recent_days=settings["recent_days"],
+    )
     centroids = naming.segment_centroids(features, labels)
     scale = profile.numeric_features(features).std(ddof=0)
     path = naming.names_file_path(ctx.config)
@@ -287,12 +302,44 @@ def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict
         "profiles": profiles,
         "indices": indices,
         "auto": auto,
+        "claims": claim_table,
         "centroids": centroids,
         "names": names,
         "matches": matches,
         "path": path,
         "document": document,
     }
+
+
+def _revenue_intervals(profiles, features, labels, ctx) -> pd.DataFrame:
+    """``revenue_share_low`` / ``_high``: joint bootstrap over all customers."""
+    out = profiles.copy()
+    if "monetary" not in features.columns:
+        out["revenue_share_low"] = out["revenue_share_high"] = float("nan")
+        return out
+    common = features.index.intersection(labels.index)
+    table = share_intervals(
+        labels.loc[common].to_numpy(),
+        features.loc[common, "monetary"].astype("float64").to_numpy(),
+        level=ctx.config["validation"]["ci_level"],
+        n_resamples=ctx.config["validation"]["ci_resamples"],
+        random_state=ctx.seed,
+    )
+    out["revenue_share_low"] = out["segment"].map(table["low"])
+    out["revenue_share_high"] = out["segment"].map(table["high"])
+    return out
+
+
+def _claims_artifact(table: pd.DataFrame, names: dict, auto: dict) -> pd.DataFrame:
+    """``name_claims.csv``: behaviour claims and every claim a name makes."""
+    keep = table["in_name"] | (table["kind"] == "behaviour")
+    out = table.loc[keep].copy()
+    out["name"] = out["segment"].map(lambda s: names.get(int(s), auto.get(int(s))))
+    out["auto_name"] = out["segment"].map(auto)
+    out = out.sort_values(
+        ["segment", "in_name", "coverage"], ascending=[True, False, False]
+    )
+    return out[[*claims.CLAIM_COLUMNS, "base", "auto_name"]].reset_index(drop=True)
 
 
 def segment_names(ctx: RunContext) -> dict[int, str]:
@@ -323,13 +370,29 @@ def run(ctx: RunContext) -> dict[str, Any]:
     profiles["name"] = [
         names.get(int(s), profile.segment_label(s)) for s in profiles["segment"]
     ]
+    profiles = _revenue_intervals(profiles, features, labels, ctx)
+    claim_table = _claims_artifact(named["claims"], names, auto)
+    facts = claims.segment_facts(
+        features,
+        labels,
+        settings=lifecycle_settings(ctx.config),
+        recent_days=settings["recent_days"],
+    )
 
     validation = (
         ctx.load_json("validation.json") if ctx.has("validation.json") else None
     )
     stability = profile.read_stability(validation)
     top = profile.top_indices(indices)
-    cards = profile.persona_cards(profiles, indices, stability=stability, top=top)
+    cards = profile.persona_cards(
+        profiles,
+        indices,
+        stability=stability,
+        top=top,
+        claims=named["claims"],
+        facts=facts,
+        recent_days=settings["recent_days"],
+    )
     surrogate = rules.surrogate_rules(
         features,
         labels,
@@ -344,6 +407,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
     ctx.save_frame("top_indices.csv", top)
     ctx.save_frame("snake.csv", profile.snake_frame(features, labels))
     ctx.save_frame("name_matches.csv", matches)
+    ctx.save_frame("name_claims.csv", claim_table)
+    if not facts.empty:
+        mix = facts.reset_index()
+        mix.insert(1, "name", [profile.segment_label(s, names) for s in mix["segment"]])
+        ctx.save_frame("lifecycle_mix.csv", mix)
     ctx.save_json("personas.json", cards)
     ctx.save_json("rules.json", surrogate.to_dict())
     assignments = assignments_frame(

@@ -1,9 +1,14 @@
-"""Command line: ``segkit report`` and ``segkit score`` (also ``python -m segkit``).
+"""Command line: ``segkit report``, ``segkit score`` and ``segkit config``
+(also ``python -m segkit``).
 
-Every :class:`~segkit.exceptions.SegkitError` ends the command with one line
-``segkit: error: <message>`` on stderr and exit status 2, never a traceback. A report
-whose notebooks ran but one failed exits with status 1 after printing the run
-folder.
+Every :class:`~segkit.exceptions.SegkitError` ends the command with
+``segkit: error: <message>`` on stderr and exit status 2, never a traceback: one
+line, or one line per problem when a config has several. A report whose notebooks
+ran but one failed exits with status 1 after printing each failed notebook's error
+(class and message), the index page and, last, the run folder.
+
+This module imports only the standard library at load time, so ``segkit --help``
+is fast; each command imports what it needs (pandas, papermill, ...) when it runs.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``segkit`` argument parser with its ``report`` and ``score`` subcommands."""
+    """The ``segkit`` argument parser: ``report``, ``score`` and ``config``."""
     parser = argparse.ArgumentParser(
         prog="segkit",
         description="Customer-segmentation workbench: dated HTML reports and scoring.",
@@ -78,8 +83,40 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--input", required=True, metavar="F", help="data to score")
     score.add_argument("--out", required=True, metavar="O", help="output file")
     score.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="YYYY-MM-DD",
+        help="analysis date of the features (default: the day after the newest "
+        "transaction of the input)",
+    )
+    score.add_argument(
         "--config", metavar="C", help="config describing the input columns"
     )
+
+    config = sub.add_parser(
+        "config",
+        help="show the effective config, or the JSON Schema of config files",
+        description="Inspect configs: 'show' prints a config with every default "
+        "filled in (YAML); 'schema' prints the JSON Schema of config files, for "
+        "completion and checks in an editor.",
+    )
+    config_sub = config.add_subparsers(
+        dest="config_command", required=True, metavar="ACTION"
+    )
+    show = config_sub.add_parser(
+        "show", help="print the effective config (YAML) with every default"
+    )
+    show.add_argument("--config", required=True, metavar="FILE", help="YAML config")
+    show.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set clustering.k_max=8 (repeatable)",
+    )
+    config_sub.add_parser("schema", help="print the JSON Schema of config files")
     return parser
 
 
@@ -104,16 +141,38 @@ def _report(args: argparse.Namespace) -> int:
         notebooks=args.notebooks,
         progress=partial(print, flush=True),
     )
-    if result.failed:
-        names = ", ".join(nb.name for nb in result.failed)
-        print(
-            f"segkit: {len(result.failed)} notebook(s) failed: {names}; "
-            f"see {result.index_path}",
-            file=sys.stderr,
-            flush=True,
-        )
+    for line in result.failure_lines():
+        print(f"segkit: {line}", file=sys.stderr, flush=True)
     print(result.run_dir, flush=True)
     return result.exit_code
+
+
+def _config(args: argparse.Namespace) -> int:
+    import json
+
+    if args.config_command == "schema":
+        from segkit.config import config_schema
+
+        print(json.dumps(config_schema(), indent=2), flush=True)
+        return 0
+    import yaml
+
+    from segkit.config import load_config, missing_data_files
+
+    config = load_config(args.config, args.overrides)
+    body = config.to_dict()  # dates stay dates: YAML writes them unquoted
+    for key in ("root", "config_path", "overrides"):
+        body.pop(key, None)
+    header = [
+        f"# effective config of {config.config_path}",
+        f"# project root: {config.root}",
+    ]
+    if config.overrides:
+        header.append(f"# overrides: {json.dumps(config.overrides, default=str)}")
+    header += [f"# warning: {line}" for line in missing_data_files(config)]
+    text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+    print("\n".join(header) + "\n" + text, end="", flush=True)
+    return 0
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -124,11 +183,23 @@ def _score(args: argparse.Namespace) -> int:
             f"segkit score is not available in this installation ({exc}); "
             "reinstall segkit with `make venv`"
         ) from None
-    scored = score_file(args.model, args.input, args.out, config_path=args.config)
+    scored = score_file(
+        args.model, args.input, args.out, config_path=args.config, as_of=args.as_of
+    )
     if hasattr(scored, "__len__"):
         print(f"scored {len(scored):,} customers", flush=True)
     print(Path(args.out), flush=True)
     return 0
+
+
+def _error_text(exc: SegkitError) -> str:
+    """``segkit: error: ...`` on one line; a config's problems one per line."""
+    problems = getattr(exc, "problems", None) or []
+    if len(problems) > 1:
+        head = " ".join(str(exc).splitlines()[0].split())
+        lines = [" ".join(str(p).split()) for p in problems]
+        return f"segkit: error: {head}\n" + "\n".join(f"  - {p}" for p in lines)
+    return "segkit: error: " + " ".join(str(exc).split())  # one line, always
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,14 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 success, 1 a report notebook failed, 2 a usage or input error.
+        0 success, 1 a report notebook failed, 2 a usage, config or input error.
     """
     args = build_parser().parse_args(argv)
+    commands = {"score": _score, "report": _report, "config": _config}
     try:
-        return _score(args) if args.command == "score" else _report(args)
+        return commands[args.command](args)
     except SegkitError as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the message holds
-        print(f"segkit: error: {message}", file=sys.stderr, flush=True)
+        print(_error_text(exc), file=sys.stderr, flush=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("segkit: interrupted", file=sys.stderr, flush=True)

@@ -177,7 +177,7 @@ def new_manifest(
         "run_dir": str(run_dir),
         "status": "running",
         "config_path": config["config_path"],
-        "config": dict(config),
+        "config": _plain(config),
         "overrides": parameters["overrides"],
         "parameters": dict(parameters),
         "notebooks_dir": str(Path(notebooks_dir).resolve()),
@@ -190,6 +190,12 @@ def new_manifest(
         "seconds": None,
         "notebooks": list(notebooks),
     }
+
+
+def _plain(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config as plain JSON values (a typed Config or an older plain dict)."""
+    to_dict = getattr(config, "to_dict", None)
+    return to_dict(mode="json") if callable(to_dict) else dict(config)
 
 
 def _json_default(value: Any) -> Any:

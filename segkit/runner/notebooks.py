@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segkit.config import load_config
+from segkit.config import load_config, missing_data_files
 from segkit.context import new_run_dir
-from segkit.exceptions import RunError
+from segkit.exceptions import InputFileError, RunError
+from segkit.project import locate_project_root
 from segkit.runner.html import export_notebook_html, write_index
 from segkit.runner.manifest import new_manifest, now, write_manifest
 
@@ -125,6 +126,18 @@ class RunResult:
     def index_path(self) -> Path:
         return self.run_dir / "index.html"
 
+    def failure_lines(self) -> list[str]:
+        """What went wrong, for the terminal: the failed notebooks with their
+        cell's error (class and message) and the index to open."""
+        if not self.failed:
+            return []
+        names = ", ".join(nb.name for nb in self.failed)
+        lines = [
+            f"{len(self.failed)} notebook(s) failed: {names}; see {self.index_path}"
+        ]
+        lines += [f"{nb.name}: {nb.error}" for nb in self.failed if nb.error]
+        return lines
+
     @property
     def manifest_path(self) -> Path:
         return self.run_dir / "manifest.json"
@@ -147,7 +160,10 @@ def _selection(select: Iterable[Any] | str | None) -> list[str] | None:
 
 
 def find_notebooks(
-    notebooks_dir: str | Path, select: Iterable[Any] | str | None = None
+    notebooks_dir: str | Path,
+    select: Iterable[Any] | str | None = None,
+    *,
+    why: str | None = None,
 ) -> list[Path]:
     """The numbered notebooks ``NN-name.ipynb`` of a folder, in order.
 
@@ -169,12 +185,16 @@ def find_notebooks(
     RunError
         The folder does not exist, holds no numbered notebook, or ``select`` names
         a notebook that is not there.
+    why : str, optional
+        Why segkit looked in this folder (said in the message when it is missing).
     """
     folder = Path(notebooks_dir)
     if not folder.is_dir():
+        reason = f" (looked there because {why})" if why else ""
         raise RunError(
-            f"notebooks folder {str(folder)!r} not found; run from the project root "
-            "or pass notebooks_dir / --notebooks-dir"
+            f"notebooks folder {str(folder)!r} not found{reason}; run segkit from "
+            "inside the segkit project (any folder of it), or pass notebooks_dir / "
+            "--notebooks-dir"
         )
     found = sorted(p for p in folder.iterdir() if NOTEBOOK_PATTERN.match(p.name))
     if not found:
@@ -318,7 +338,7 @@ def resolve_kernel(name: str = KERNEL_NAME, *, install: bool = True) -> str:
     return _FALLBACK_KERNEL
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: str, limit: int = 1000) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(text))
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
@@ -365,7 +385,7 @@ def _execute(
         nb.status = "ok"
     except Exception as exc:  # any failure of one notebook is recorded, not raised
         nb.status, nb.error = "failed", _error_summary(exc)
-        logger.debug("notebook %s failed", nb.name, exc_info=True)
+        logger.debug("notebook %s failed: %s", nb.name, nb.error, exc_info=True)
     finally:
         nb.seconds = round(time.perf_counter() - start, 2)
         if previous is None:
@@ -397,8 +417,9 @@ def run_report(
     overrides : list of "key=value" or mapping, optional
         Config overrides (``--set``), passed on to every notebook.
     notebooks_dir : str or Path, optional
-        Folder of ``NN-name.ipynb`` notebooks; default ``notebooks/`` in the project
-        root of the config. Notebooks run with this folder as working directory.
+        Folder of ``NN-name.ipynb`` notebooks; default ``notebooks/`` of the project
+        (found from the current folder, see :mod:`segkit.project`), wherever the
+        config file is. Notebooks run with this folder as working directory.
     output_dir : str or Path, optional
         Where run folders go (relative paths: from the current folder); default
         ``report.output_dir`` of the config (relative paths: from the project root).
@@ -421,12 +442,24 @@ def run_report(
         The config or an override is invalid (no run folder is created).
     RunError
         No notebooks, or a notebook cannot take the runner's parameters.
+    InputFileError
+        A data file of the config is in none of the places tried.
     """
     config = load_config(config_path, overrides)
-    root = Path(config["root"])
-    folder = Path(notebooks_dir) if notebooks_dir is not None else root / "notebooks"
-    select = notebooks if notebooks is not None else config["report"]["notebooks"]
-    sources = find_notebooks(folder, select)
+    root = Path(config.root)
+    if notebooks_dir is not None:
+        folder, why = Path(notebooks_dir).expanduser(), "notebooks_dir was given"
+    else:
+        found, how = locate_project_root()
+        folder = root / "notebooks"
+        why = f"it is the notebooks/ folder of the project root {root}" + (
+            f", {how}" if found == root else ""
+        )
+    select = notebooks if notebooks is not None else config.report.notebooks
+    sources = find_notebooks(folder, select, why=why)
+    missing = missing_data_files(config)
+    if missing:
+        raise InputFileError("; ".join(missing))
     for source in sources:
         check_parameters(source, RUNNER_PARAMETERS)
     kernel = kernel_name or resolve_kernel()
@@ -434,15 +467,15 @@ def run_report(
     if output_dir is not None:  # given by the caller: relative to the current folder
         out = Path(output_dir).expanduser().resolve()
     else:  # from the config: relative to the project root
-        out = Path(config["report"]["output_dir"]).expanduser()
+        out = Path(config.report.output_dir).expanduser()
         out = out if out.is_absolute() else root / out
     run_dir = new_run_dir(out).resolve()
     (run_dir / "notebooks").mkdir()
     (run_dir / "artifacts").mkdir()
     parameters = {
-        "config_path": config["config_path"],
+        "config_path": config.config_path,
         "run_dir": str(run_dir),
-        "overrides": _jsonable(config["overrides"]),
+        "overrides": _jsonable(config.overrides),
     }
     results = [NotebookResult(name=p.stem, source=p.resolve()) for p in sources]
     clock = time.perf_counter()
@@ -473,13 +506,13 @@ def run_report(
                     parameters=parameters,
                     kernel=kernel,
                     cwd=folder,
-                    timeout=config["report"]["timeout"],
+                    timeout=config.report.timeout,
                 )
             except KeyboardInterrupt:
                 nb.status, nb.error = "failed", "interrupted (Ctrl-C)"
                 raise
             finally:
-                _finish_notebook(nb, run_dir, config["name"])
+                _finish_notebook(nb, run_dir, config.name)
             stopped = nb.status != "ok"
             line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
             _say(progress, line + (f"  {nb.error}" if nb.error else ""))

@@ -1,4 +1,10 @@
-"""Are the segments distinct? Rank tests and effect sizes per feature and segment.
+"""How do the segments differ? Rank tests and effect sizes per feature and segment.
+
+These numbers are **descriptive** when the features tested are the ones the
+segments were formed on: a clustering separates its own features by construction
+(k-means on pure noise gives every pair an adjusted p <= 3e-47), so their p-values
+are no evidence that the segments are distinct. The inferential, held-out test
+of distinctness is :mod:`segkit.validation.separation`; the verdict uses it.
 
 All tests are rank-based, so they do not care about skew or the scale of a feature:
 
@@ -299,7 +305,9 @@ def distinctness_summary(
         ``max_abs_delta`` (vs the rest), ``nearest_segment`` (the other segment with
         the smallest largest difference), ``nearest_max_delta``, ``merge_candidate``
         (indistinct from at least one segment) and ``merge_with`` (the nearest
-        indistinct segment, or None).
+        indistinct segment, or None). When ``pairwise`` has a ``tested`` column
+        (the held-out test of :mod:`segkit.validation.separation`), untested
+        pairs never make a merge candidate.
     """
     rows = []
     for segment, part in effects.groupby("segment", sort=True):
@@ -320,7 +328,8 @@ def distinctness_summary(
         )
         mine = mine.assign(other=other).sort_values("max_abs_delta")
         nearest = mine.iloc[0] if len(mine) else None
-        indistinct = mine.loc[~mine["distinct"]]
+        tested = mine["tested"] if "tested" in mine else True
+        indistinct = mine.loc[~mine["distinct"].astype(bool) & tested]
         rows.append(
             {
                 "segment": int(segment),

@@ -9,11 +9,17 @@ segment's customers then did in the following horizon ``[t0, as_of]`` is measure
 * ``revenue_per_customer`` - net revenue (sales minus returns) per customer,
 * ``revenue_share`` - the segment's share of the horizon's total revenue,
 
-each with a percentile bootstrap confidence interval (customers resampled within
-segment). The same is measured for the RFM named segments at ``t0`` and for a
-shuffled copy of the segments (the chance level), and :func:`compare_segmentations`
-puts the three side by side: eta squared of next-horizon revenue (and of its log and
-of retention) and the best-vs-worst segment lift.
+each with a confidence interval from :mod:`segkit.intervals` (Wilson for the rate,
+bootstrap-t for revenue per customer, a joint bootstrap of all customers for the
+share). The same is measured for the RFM named segments at ``t0``.
+
+Which segmentation predicts better is decided on held-out customers
+(:mod:`segkit.validation.baselines`): the t0 customers are split in halves, the
+model is fitted on one and predicts the other, and its held-out R squared is
+compared with the same-size RFM tiers, the named RFM map and shuffled labels,
+with a paired bootstrap interval of each difference. :func:`compare_segmentations`
+adds descriptive in-sample numbers: eta squared (grows with the number of groups),
+omega squared (corrected for it) and the best-vs-worst segment lift.
 
 For data without transactions, :func:`outcome_rates` reports an outcome column of the
 customers table (e.g. a campaign response) per segment the same way.
@@ -30,13 +36,22 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from segkit import intervals
 from segkit.exceptions import DataError
+from segkit.validation import baselines
+from segkit.validation.explained import (
+    MIN_LIFT_CUSTOMERS,
+    compare_segmentations,
+    eta_squared,
+    omega_squared,
+)
 
 __all__ = [
     "MIN_LIFT_CUSTOMERS",
     "horizon_start",
     "next_horizon",
     "eta_squared",
+    "omega_squared",
     "segment_outcomes",
     "compare_segmentations",
     "outcome_validity",
@@ -45,10 +60,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Segments smaller than this are left out of the best-vs-worst lift (too noisy).
-MIN_LIFT_CUSTOMERS = 10
-_BLOCK = 4_000_000  # resampled values held in memory at once
 
 
 def horizon_start(
@@ -141,36 +152,6 @@ def next_horizon(
     return frame
 
 
-def eta_squared(values: pd.Series, groups: pd.Series) -> float:
-    """Share of the variance of ``values`` explained by ``groups`` (one-way ANOVA).
-
-    ``eta^2 = SS_between / SS_total``; 0 when ``values`` is constant.
-    """
-    frame = pd.DataFrame(
-        {"v": np.asarray(values, dtype=float), "g": np.asarray(groups)}
-    )
-    total = float(((frame["v"] - frame["v"].mean()) ** 2).sum())
-    if total == 0:
-        return 0.0
-    means = frame.groupby("g")["v"].transform("mean")
-    between = float(((means - frame["v"].mean()) ** 2).sum())
-    return between / total
-
-
-def _resampled_sums(
-    values: np.ndarray, n_resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Sums of ``n_resamples`` bootstrap resamples of ``values`` (block-wise)."""
-    n = len(values)
-    out = np.empty(n_resamples)
-    block = max(1, _BLOCK // max(n, 1))
-    for start in range(0, n_resamples, block):
-        stop = min(start + block, n_resamples)
-        draws = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = values[draws].sum(axis=1)
-    return out
-
-
 def segment_outcomes(
     labels: pd.Series,
     outcome: pd.DataFrame,
@@ -182,7 +163,12 @@ def segment_outcomes(
     random_state: int = 0,
     segmentation: str = "model",
 ) -> pd.DataFrame:
-    """Per-segment outcome means, shares of total and bootstrap confidence intervals.
+    """Per-segment outcome means, shares of total and their confidence intervals.
+
+    Intervals come from :mod:`segkit.intervals`: Wilson for 0/1 columns (rates),
+    the bootstrap-t for amounts (revenue per customer), and a joint bootstrap of
+    all customers for the revenue share (the rest of revenue varies with the
+    segment).
 
     Parameters
     ----------
@@ -197,9 +183,9 @@ def segment_outcomes(
     names : mapping, optional
         Display name per segment (default ``str(segment)``).
     ci_level : float
-        Confidence level of the percentile intervals (``validation.ci_level``).
+        Confidence level of the intervals (``validation.ci_level``).
     n_resamples : int
-        Bootstrap resamples per segment.
+        Bootstrap resamples per interval (means and revenue shares).
     random_state : int
         Seed; same seed, same intervals.
     segmentation : str
@@ -226,98 +212,48 @@ def segment_outcomes(
             f"{int(aligned.isna().sum())} customers of the outcome frame have no "
             "segment; pass labels for every customer followed"
         )
-    rng = np.random.default_rng(random_state)
-    tail = (1 - ci_level) / 2
+    keys = aligned.to_numpy()
     segments = sorted(aligned.unique().tolist(), key=lambda s: (str(type(s)), s))
-    totals = {c: float(outcome[c].astype(float).sum()) for c in metrics.values()}
-    rows = []
-    for segment in segments:
-        inside = (aligned == segment).to_numpy()
-        row: dict[str, Any] = {
+    rows = {
+        segment: {
             "segmentation": segmentation,
             "segment": segment,
             "name": (names or {}).get(segment, str(segment)),
-            "customers": int(inside.sum()),
+            "customers": int((keys == segment).sum()),
         }
-        for name, column in metrics.items():
-            values = outcome[column].to_numpy(dtype=float)
-            mine = values[inside]
-            sums = _resampled_sums(mine, n_resamples, rng)
-            overall = values.mean() if len(values) else np.nan
-            row[name] = float(mine.mean())
-            row[f"{name}_low"] = float(np.quantile(sums / len(mine), tail))
-            row[f"{name}_high"] = float(np.quantile(sums / len(mine), 1 - tail))
-            row[f"{name}_index"] = float(mine.mean() / overall) if overall else np.nan
-            if column == "revenue":
-                rest = totals[column] - float(mine.sum())
-                shares = sums / (sums + rest) if totals[column] else sums * np.nan
-                row["revenue_share"] = (
-                    float(mine.sum() / totals[column]) if totals[column] else np.nan
+        for segment in segments
+    }
+    for name, column in metrics.items():
+        values = outcome[column].to_numpy(dtype=float)
+        overall = values.mean() if len(values) else np.nan
+        flag = bool(np.isin(values, (0.0, 1.0)).all())
+        for segment, row in rows.items():
+            mine = values[keys == segment]
+            if flag:  # a rate: Wilson, never [1, 1] for a small segment
+                low, high = intervals.wilson(mine.sum(), len(mine), level=ci_level)
+            else:  # a skewed amount: bootstrap-t
+                low, high = intervals.mean_interval(
+                    mine,
+                    level=ci_level,
+                    n_resamples=n_resamples,
+                    random_state=random_state,
                 )
-                row["revenue_share_low"] = float(np.quantile(shares, tail))
-                row["revenue_share_high"] = float(np.quantile(shares, 1 - tail))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def compare_segmentations(
-    outcome: pd.DataFrame,
-    labelings: Mapping[str, pd.Series],
-    *,
-    target: str = "revenue",
-    rate: str = "bought_again",
-) -> pd.DataFrame:
-    """How much of the next-horizon outcome each segmentation explains.
-
-    Parameters
-    ----------
-    outcome : DataFrame
-        Outcome per customer (:func:`next_horizon` or a single outcome column).
-    labelings : mapping
-        ``{segmentation name: labels}`` on the same customers (e.g. ``model``,
-        ``rfm``, ``shuffled``).
-    target : str
-        Numeric outcome column for eta squared and the revenue lift.
-    rate : str or None
-        Binary column for the retention eta squared and lift (None to skip).
-
-    Returns
-    -------
-    DataFrame
-        One row per segmentation: ``segmentation``, ``segments``, ``customers``,
-        ``eta2_<target>``, ``eta2_log_<target>`` (of ``log1p`` of the target
-        clipped at 0; only when at least 95 % of it is non-negative),
-        ``eta2_<rate>``, and for both columns the best and worst segment means (among
-        segments of at least :data:`MIN_LIFT_CUSTOMERS` customers) and their ratio
-        ``lift_<column>`` (NaN when the worst is 0).
-    """
-    rows = []
-    for name, labels in labelings.items():
-        groups = labels.reindex(outcome.index)
-        row: dict[str, Any] = {
-            "segmentation": name,
-            "segments": int(groups.nunique()),
-            "customers": int(groups.notna().sum()),
-        }
-        columns = [target] + ([rate] if rate else [])
-        values = outcome[target].astype(float)
-        row[f"eta2_{target}"] = eta_squared(values, groups)
-        if (values >= 0).mean() > 0.95:  # net revenue: a few returns below 0
-            row[f"eta2_log_{target}"] = eta_squared(
-                np.log1p(values.clip(lower=0)), groups
+            row[name] = float(mine.mean())
+            row[f"{name}_low"], row[f"{name}_high"] = float(low), float(high)
+            row[f"{name}_index"] = float(mine.mean() / overall) if overall else np.nan
+        if column == "revenue":  # every customer resampled: the rest varies too
+            shares = intervals.share_intervals(
+                keys,
+                values,
+                level=ci_level,
+                n_resamples=n_resamples,
+                random_state=random_state,
             )
-        for column in columns:
-            series = outcome[column].astype(float)
-            if column != target:
-                row[f"eta2_{column}"] = eta_squared(series, groups)
-            means = series.groupby(groups.to_numpy()).agg(["mean", "size"])
-            big = means.loc[means["size"] >= MIN_LIFT_CUSTOMERS]
-            big = big if len(big) else means
-            best, worst = float(big["mean"].max()), float(big["mean"].min())
-            row[f"best_{column}"] = best
-            row[f"worst_{column}"] = worst
-            row[f"lift_{column}"] = best / worst if worst > 0 else np.nan
-        rows.append(row)
+            for segment, row in rows.items():
+                row["revenue_share"] = float(shares.loc[segment, "share"])
+                row["revenue_share_low"] = float(shares.loc[segment, "low"])
+                row["revenue_share_high"] = float(shares.loc[segment, "high"])
+    rows = list(rows.values())
     return pd.DataFrame(rows)
 
 
@@ -360,8 +296,11 @@ def outcome_validity(
     dict
         ``t0``, ``as_of``, ``customers`` (followed), ``outcome`` (per customer),
         ``labels_t0``, ``per_segment`` (model and rfm rows of
-        :func:`segment_outcomes`) and ``comparison`` (:func:`compare_segmentations`
-        of model, rfm and shuffled labels).
+        :func:`segment_outcomes`), ``comparison`` (:func:`compare_segmentations`
+        of model, rfm and shuffled labels, descriptive), ``heldout`` (rows of
+        :func:`segkit.validation.baselines.compare_heldout`), ``primary`` (the
+        outcome that decides the wording) and ``baselines`` (the list written to
+        ``validation.json``).
     """
     validation = config["validation"]
     t0, end = horizon_start(
@@ -381,7 +320,7 @@ def outcome_validity(
     labels_t0 = pd.Series(np.asarray(found, int), index=features.index, name="segment")
     outcome = next_horizon(transactions, returns, features.index, t0=t0)
     labels_t0.index = outcome.index
-    seed = int(config.get("seed", 0))
+    seed = config["seed"]
     names = {s: f"t0 segment {s}" for s in labels_t0.unique()}
     shuffled = pd.Series(
         np.random.default_rng(seed).permutation(labels_t0.to_numpy()),
@@ -389,13 +328,15 @@ def outcome_validity(
     )
     labelings = {"model": labels_t0, "shuffled (chance)": shuffled}
     rfm = built.get("rfm")
-    if rfm is not None and "segment" in getattr(rfm, "columns", []):
-        rfm_labels = rfm["segment"].astype("str")
-        rfm_labels.index = rfm_labels.index.astype("str")
-        labelings["rfm"] = rfm_labels.reindex(outcome.index).fillna("(no RFM segment)")
+    if rfm is not None:
+        rfm = rfm.copy()
+        rfm.index = rfm.index.astype("str")
+        rfm = rfm.reindex(outcome.index)
+    if rfm is not None and "segment" in rfm.columns:
+        labelings["rfm"] = rfm["segment"].astype("str").fillna("(no RFM segment)")
     options = {
         "ci_level": validation["ci_level"],
-        "n_resamples": validation.get("ci_resamples", 1000),
+        "n_resamples": validation["ci_resamples"],
         "random_state": seed,
     }
     parts = [
@@ -407,6 +348,17 @@ def outcome_validity(
         parts.append(
             segment_outcomes(labelings["rfm"], outcome, segmentation="rfm", **options)
         )
+    heldout = baselines.heldout_comparison(
+        model,
+        features,
+        outcome,
+        labels_t0,
+        rfm,
+        level=validation["ci_level"],
+        n_resamples=validation["ci_resamples"],
+        random_state=seed,
+        n_permutations=validation["permutations"],
+    )
     logger.info("outcome validity: %d customers from %s", len(outcome), t0.date())
     return {
         "t0": t0.date(),
@@ -417,6 +369,7 @@ def outcome_validity(
         "labels_t0": labels_t0,
         "per_segment": pd.concat(parts, ignore_index=True),
         "comparison": compare_segmentations(outcome, labelings),
+        **heldout,
     }
 
 
@@ -453,7 +406,10 @@ def outcome_rates(
     ci_level: float = 0.95,
     n_resamples: int = 1000,
     random_state: int = 0,
-) -> dict[str, pd.DataFrame]:
+    model=None,
+    frame: pd.DataFrame | None = None,
+    n_permutations: int = 200,
+) -> dict[str, Any]:
     """Outcome rate per segment for attribute-only data (no transactions).
 
     Parameters
@@ -464,12 +420,18 @@ def outcome_rates(
         The customers table (index customer_id) holding ``column``.
     column : str
         The outcome column (``customers.outcomes`` or ``validation.outcome``).
+    model, frame : optional
+        The segmentation model and the frame it is fitted on (index customer_id):
+        when given, the outcome is also scored on held-out customers against
+        shuffled labels (:mod:`segkit.validation.baselines`), with
+        ``n_permutations`` label permutations for its null.
 
     Returns
     -------
     dict
-        ``per_segment`` (rows of :func:`segment_outcomes` with metric ``rate``) and
-        ``comparison`` (model vs shuffled labels, :func:`compare_segmentations`).
+        ``per_segment`` (rows of :func:`segment_outcomes` with metric ``rate``),
+        ``comparison`` (model vs shuffled labels, :func:`compare_segmentations`)
+        and, with ``model``, ``heldout``, ``primary`` and ``baselines``.
     """
     if column not in customers.columns:
         raise DataError(
@@ -498,4 +460,19 @@ def outcome_rates(
         target=column,
         rate=None,
     )
-    return {"per_segment": per_segment, "comparison": comparison}
+    result: dict[str, Any] = {"per_segment": per_segment, "comparison": comparison}
+    if model is not None and frame is not None:
+        targets = ({column: outcome[column].to_numpy()}, column)
+        result |= baselines.heldout_comparison(
+            model,
+            frame.loc[index],
+            outcome,
+            aligned,
+            None,
+            level=ci_level,
+            n_resamples=n_resamples,
+            random_state=random_state,
+            n_permutations=n_permutations,
+            targets=targets,
+        )
+    return result

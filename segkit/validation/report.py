@@ -26,12 +26,15 @@ from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
+from segkit.validation.report_tables import baseline_table, separation_table, shape_text
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
 
 __all__ = [
     "validate_artifacts",
+    "baseline_table",
+    "separation_table",
     "sample_sizes_table",
     "stability_summary_table",
     "stability_chart",
@@ -54,6 +57,7 @@ _FRAMES = {
     "effects": "segment_effects.csv",
     "outcomes": "outcomes.csv",
     "comparison": "outcome_comparison.csv",
+    "heldout": "outcome_heldout.csv",
     "verdict": "verdict.csv",
 }
 _OUTCOME_TITLES = {
@@ -142,6 +146,10 @@ def stability_summary_table(validation: Mapping[str, Any]) -> pd.DataFrame:
         ("ARI band (Hennig)", glob["ari_band"]),
         ("resampling", _SCHEMES.get(glob.get("scheme"), "bootstrap")),
         ("10th percentile of the ARI", f"{glob['ari_q10']:.2f}"),
+        (
+            "shape of the refits' ARI",
+            shape_text(validation["stability"].get("bimodality")),
+        ),
         ("segments in the chosen model", str(strength["model_k"])),
         (
             "largest k with prediction strength >= 0.8",
@@ -307,17 +315,22 @@ def distinctness_heatmap(
 def distinctness_table(
     distinctness: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> pd.DataFrame:
-    """Per segment: what sets it apart, its nearest segment, merge candidate or not."""
+    """Per segment: what sets it apart (descriptive), its nearest segment, and
+    whether it is a merge candidate (no gap from another on held-out customers)."""
     table = pd.DataFrame(
         {
             "segment": [_name(names, s) for s in distinctness["segment"]],
-            "sets it apart (Cliff's delta vs the rest)": distinctness["top_features"],
+            "sets it apart (descriptive: Cliff's delta vs the rest)": distinctness[
+                "top_features"
+            ],
             "nearest segment": [
                 _name(names, s) if pd.notna(s) else ""
                 for s in distinctness["nearest_segment"]
             ],
             "largest difference from it": distinctness["nearest_max_delta"].round(2),
-            "merge candidate": np.where(distinctness["merge_candidate"], "yes", "no"),
+            "merge candidate (no held-out gap)": np.where(
+                distinctness["merge_candidate"], "yes", "no"
+            ),
         }
     )
     return Table(table.set_index("segment"))
@@ -396,14 +409,21 @@ def outcome_chart(
 
 
 def outcome_comparison_table(comparison: pd.DataFrame | None) -> pd.DataFrame:
-    """Variance explained and best-vs-worst lift, per segmentation (percent-rounded)."""
+    """In-sample (descriptive) omega squared and best-vs-worst lift, per labelling.
+
+    Omega squared corrects eta squared for the number of groups; the held-out
+    comparison that decides the verdict is :func:`baseline_table`.
+    """
     if comparison is None:
         return Table({"note": ["no outcome was measured in this run"]})
     table = comparison.set_index("segmentation").copy()
+    table = table.drop(columns=[c for c in table.columns if c.startswith("eta2_")])
     for column in table.columns:
-        if column.startswith("eta2_"):
+        if column.startswith("omega2_"):
             table[column] = (100 * table[column]).round(1)
-    table = table.rename(columns=lambda c: c.replace("eta2_", "% variance explained: "))
+    table = table.rename(
+        columns=lambda c: c.replace("omega2_", "% explained (omega\u00b2): ")
+    )
     return Table(table.round(2))
 
 

@@ -11,7 +11,16 @@ Reads ``model.joblib``, ``features.parquet``, ``labels.parquet`` (and
 - CSV tables ``stability.csv``, ``stability_refits.csv``, ``prediction_strength.csv``,
   ``distinctness.csv`` (per segment), ``distinctness_features.csv`` (Kruskal-Wallis
   per feature), ``segment_effects.csv`` (Cliff's delta per segment and feature),
-  ``outcomes.csv``, ``outcome_comparison.csv`` and ``verdict.csv``.
+  ``outcomes.csv``, ``outcome_comparison.csv``, ``outcome_heldout.csv`` (held-out
+  R squared per outcome and labelling) and ``verdict.csv``.
+
+``validation.json`` ``baselines`` is a list with one entry per baseline (``RFM tiers
+(k)``, ``RFM named segments``, ``shuffled labels``): ``name``, ``groups``,
+``outcome``, ``measure``, ``low``, ``high`` (held-out R squared and its interval),
+``p_value``, ``difference``, ``difference_low``, ``difference_high`` (segmentation
+minus baseline, paired bootstrap) and ``wording`` (better / indistinguishable /
+worse), plus ``reference`` and ``by_outcome`` (see
+:func:`segkit.validation.baselines.baseline_records`).
 """
 
 from __future__ import annotations
@@ -43,7 +52,8 @@ def _fit_frame(
     ctx: RunContext, model: SegmentationModel, features: pd.DataFrame
 ) -> pd.DataFrame | None:
     """The matrix when the model was fitted on it rather than on the features."""
-    used = list(getattr(model, "feature_names_in_", []) or [])
+    found = getattr(model, "feature_names_in_", None)
+    used = [] if found is None else [str(c) for c in found]
     if not used or set(used) <= set(map(str, features.columns)):
         return None
     return ctx.load_frame("matrix.parquet")
@@ -97,7 +107,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "kind": result["outcome_kind"],
             "per_segment": records(found["per_segment"]),
             "comparison": records(found["comparison"]),
+            "primary": found.get("primary"),
+            "heldout": records(found.get("heldout")),
         }
+        if found.get("heldout") is not None:
+            ctx.save_frame("outcome_heldout.csv", found["heldout"])
         if result["outcome_kind"] == "retention":
             outcome_info |= {
                 "t0": found["t0"].isoformat(),
@@ -128,6 +142,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "stability": {
             "segments": records(stab.segments),
             "global": stab.summary(),
+            "bimodality": result["bimodality"],
         },
         "prediction_strength": {
             "table": records(result["prediction_strength"]),
@@ -135,11 +150,15 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "model_k": int(len([s for s in labels.unique() if s != -1])),
         },
         "distinctness": {
+            "descriptive": "features, effects and distinct_descriptive use the "
+            "features the segments were formed on: differences are guaranteed, "
+            "their p-values are no evidence; 'distinct' is the held-out gap test",
             "features": records(result["kruskal"]),
             "segments": records(result["distinctness"]),
             "pairs": records(result["pairwise"]),
         },
         "outcomes": outcome_info,
+        "baselines": [] if found is None else found.get("baselines") or [],
         "verdict": {
             "table": records(result["verdict"]),
             "text": result["verdict_text"],

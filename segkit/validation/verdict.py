@@ -29,13 +29,15 @@ from sklearn.base import clone
 
 from segkit.clustering import stability
 from segkit.exceptions import ConfigError, DataError
-from segkit.validation import distinct, outcomes
+from segkit.validation import distinct, outcomes, separation
+from segkit.validation.wording import bimodality, overall_verdict
 
 __all__ = [
     "thresholds",
     "match_segments",
     "verdict_table",
     "overall_verdict",
+    "bimodality",
     "validate_segmentation",
     "refit_setup",
     "REFIT_MODES",
@@ -53,6 +55,7 @@ def thresholds(config: Mapping[str, Any]) -> dict[str, float]:
         "alpha": float(validation["alpha"]),
         "min_effect": float(validation["min_effect"]),
         "min_segment_share": float(config["clustering"]["min_segment_share"]),
+        "ci_level": float(validation["ci_level"]),
     }
 
 
@@ -152,8 +155,8 @@ def verdict_table(
         elif fact is not None and bool(fact["merge_candidate"]):
             advice = f"merge with {label(merge_with)}"
             why = (
-                f"no feature differs from {label(merge_with)} by |delta| >= "
-                f"{limits['min_effect']:.2f}"
+                f"no density gap separates it from {label(merge_with)} on held-out "
+                "customers"
             )
         elif j < limits["keep_jaccard"]:
             advice = "watch"
@@ -186,72 +189,6 @@ def verdict_table(
     return pd.DataFrame(rows)
 
 
-def overall_verdict(
-    verdict: pd.DataFrame,
-    stability_summary: Mapping[str, Any],
-    comparison: pd.DataFrame | None = None,
-    *,
-    limits: Mapping[str, float],
-) -> str:
-    """One honest sentence on the whole segmentation.
-
-    "Not trustworthy" when the mean bootstrap ARI is below ``watch_jaccard`` or at
-    least half of the segments are; "trustworthy" when every segment is kept;
-    "usable with caveats" otherwise. When outcomes were measured, a second sentence
-    compares the variance of the next-horizon outcome each segmentation explains.
-    """
-    real = verdict.loc[verdict["segment"] != -1]
-    n = len(real)
-    unstable = int((real["jaccard"] < limits["watch_jaccard"]).sum())
-    keep = int((real["recommendation"] == "keep").sum())
-    merge = int(real["recommendation"].str.startswith("merge").sum())
-    ari = float(stability_summary["ari_mean"])
-    if ari < limits["watch_jaccard"] or (n and unstable >= n / 2):
-        text = (
-            f"Not trustworthy: {unstable} of {n} segments fall apart under resampling "
-            f"(Jaccard < {limits['watch_jaccard']:.2f}; mean ARI {ari:.2f}), so these "
-            "segments should not be used as they are."
-        )
-    elif keep == n:
-        text = (
-            f"Trustworthy: all {n} segments are stable (Jaccard >= "
-            f"{limits['keep_jaccard']:.2f}, mean ARI {ari:.2f}) and distinct."
-        )
-    else:
-        text = (
-            f"Usable with caveats: {keep} of {n} segments can be kept, "
-            f"{n - keep - merge} need watching and {merge} should be merged "
-            f"(mean ARI {ari:.2f})."
-        )
-    if comparison is not None and "model" in set(comparison["segmentation"]):
-        text += " " + _outcome_sentence(comparison.set_index("segmentation"))
-    return text
-
-
-def _outcome_sentence(by: pd.DataFrame) -> str:
-    """Variance of the outcome the segments explain, vs RFM and chance."""
-    columns = [c for c in by.columns if c.startswith("eta2_")]
-    column = next((c for c in columns if c.startswith("eta2_log_")), columns[0])
-    what = column.removeprefix("eta2_").replace("log_", "log ").replace("_", " ")
-    model = float(by.loc["model", column])
-    others = ", ".join(f"{n} {by.loc[n, column]:.1%}" for n in by.index if n != "model")
-    text = (
-        f"Predictive value: the segments explain {model:.1%} of the variance of the "
-        f"outcome ({what}; {others})"
-    )
-    chance = by[column].get("shuffled (chance)")
-    if chance is not None and model <= float(chance) + 0.01:
-        return text + ", no better than chance."
-    if "rfm" in by.index:
-        rfm = float(by.loc["rfm", column])
-        if model < 0.8 * rfm:
-            return text + ", less than the RFM segments."
-        if model > 1.25 * rfm:
-            return text + ", more than the RFM segments."
-        return text + ", about as much as the RFM segments."
-    return text + "."
-
-
 def _lift_by_current(
     per_segment: pd.DataFrame, matching: pd.DataFrame | None, metric: str
 ) -> pd.Series:
@@ -276,6 +213,44 @@ def _outcome_column(config: Mapping[str, Any], customers: pd.DataFrame | None):
             "declare customers in the config or set validation.outcome: null"
         )
     return column
+
+
+def _pairs(
+    descriptive: pd.DataFrame,
+    model,
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    sample: pd.Index,
+    alpha: float,
+    seed: int,
+) -> pd.DataFrame:
+    """Descriptive pair table joined with the held-out gap test, which decides."""
+    table = descriptive.rename(columns={"distinct": "distinct_descriptive"})
+    try:
+        held = separation.heldout_separation(
+            model,
+            frame.loc[sample],
+            alpha=alpha,
+            random_state=seed,
+            reference=labels.reindex(sample),
+        )
+    except DataError as error:  # too few customers: the pairs stay untested
+        logger.warning("distinctness left descriptive: %s", error)
+        held = pd.DataFrame(columns=["segment_a", "segment_b"])
+    held = held.assign(
+        a=held[["segment_a", "segment_b"]].min(axis=1),
+        b=held[["segment_a", "segment_b"]].max(axis=1),
+    ).drop(columns=["segment_a", "segment_b"])
+    held = held.drop_duplicates(subset=["a", "b"])
+    table = table.merge(
+        held.rename(columns={"a": "segment_a", "b": "segment_b"}),
+        on=["segment_a", "segment_b"],
+        how="left",
+    )
+    table["tested"] = table["tested"].fillna(False).astype(bool)
+    table["distinct"] = table["distinct"].fillna(False).astype(bool)
+    return table
 
 
 #: What the resampling refits may re-estimate (``validation.refit``).
@@ -322,6 +297,7 @@ def refit_setup(
     if not isinstance(matrix, pd.DataFrame):
         matrix = pd.DataFrame(np.asarray(matrix, dtype=float), index=frame.index)
     matrix.index = frame.index
+    matrix.columns = [str(c) for c in matrix.columns]
     return clone(model).set_params(preprocessor=None), matrix, _REFIT_TEXT[mode]
 
 
@@ -365,6 +341,7 @@ def validate_segmentation(
         ``stability`` (StabilityResult), ``prediction_strength``,
         ``suggested_k`` ({cutoff: k}), ``kruskal``, ``effects``, ``pairwise``,
         ``distinctness``, ``outcomes`` (dict or None), ``outcome_kind``,
+        ``bimodality`` (of the refits' ARI, :func:`bimodality`),
         ``verdict``, ``verdict_text``, ``thresholds`` and ``refitted`` (what the
         resampling refits: see :func:`refit_setup`).
     """
@@ -399,12 +376,22 @@ def validate_segmentation(
     )
     kw = distinct.kruskal_table(features, labels, alpha=v["alpha"])
     effects = distinct.segment_effects(features, labels)
-    pairwise = distinct.pairwise_distinctness(
-        features, labels, alpha=v["alpha"], min_effect=v["min_effect"]
+    pairwise = _pairs(
+        distinct.pairwise_distinctness(
+            features, labels, alpha=v["alpha"], min_effect=v["min_effect"]
+        ),
+        refit_model,
+        frame,
+        labels,
+        sample=stability.bounded_sample(
+            labels.reindex(frame.index), v["sample_size"], random_state=seed
+        ),
+        alpha=v["alpha"],
+        seed=seed,
     )
     summary = distinct.distinctness_summary(effects, pairwise)
     names = {int(s): model.segment_name(int(s)) for s in labels.unique()}
-    result_outcomes, kind, lift, comparison = None, None, None, None
+    result_outcomes, kind, lift = None, None, None
     if transactions is not None:
         result_outcomes = outcomes.outcome_validity(
             model,
@@ -418,7 +405,7 @@ def validate_segmentation(
         matching = match_segments(result_outcomes["labels_t0"], labels)
         result_outcomes["matching"] = matching
         lift = _lift_by_current(result_outcomes["per_segment"], matching, "retention")
-        kind, comparison = "retention", result_outcomes["comparison"]
+        kind = "retention"
     elif column is not None:
         result_outcomes = outcomes.outcome_rates(
             labels,
@@ -426,12 +413,15 @@ def validate_segmentation(
             column,
             names=names,
             ci_level=v["ci_level"],
-            n_resamples=int(v["ci_resamples"]),
+            n_resamples=v["ci_resamples"],
             random_state=seed,
+            model=refit_model,
+            frame=frame,
+            n_permutations=v["permutations"],
         )
         result_outcomes["column"] = column
         lift = _lift_by_current(result_outcomes["per_segment"], None, "rate")
-        kind, comparison = "rate", result_outcomes["comparison"]
+        kind = "rate"
     limits = thresholds(config)
     verdict = verdict_table(
         stab.segments,
@@ -441,7 +431,14 @@ def validate_segmentation(
         names=names,
         lift=lift,
     )
-    text = overall_verdict(verdict, stab.summary(), comparison, limits=limits)
+    shape = bimodality(stab.refits["ari"])
+    text = overall_verdict(
+        verdict,
+        stab.summary(),
+        None if result_outcomes is None else result_outcomes.get("baselines"),
+        limits=limits,
+        bimodal=shape,
+    )
     logger.info("validation verdict: %s", text)
     return {
         "stability": stab,
@@ -455,6 +452,7 @@ def validate_segmentation(
         "outcome_kind": kind,
         "verdict": verdict,
         "verdict_text": text,
+        "bimodality": shape,
         "thresholds": limits,
         "refitted": refitted,
     }

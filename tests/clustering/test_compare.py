@@ -11,6 +11,7 @@ from pandas.testing import assert_frame_equal
 from sklearn.metrics import adjusted_rand_score
 
 from segkit.clustering.compare import (
+    COLUMN_DOCS,
     COLUMNS,
     candidate_id,
     compare_candidates,
@@ -18,7 +19,6 @@ from segkit.clustering.compare import (
     parse_candidate,
 )
 from segkit.clustering.model import SegmentationModel
-from segkit.clustering.recommend import recommend
 from segkit.config import DEFAULTS
 from segkit.datasets import make_customer_features
 from segkit.exceptions import ConfigError, DataError
@@ -52,15 +52,15 @@ def result(planted):
     return compare_candidates(features, clustering=_clustering(), seed=0, rfm=rfm)
 
 
-def test_recommendation_finds_planted_k_and_recovers_segments(planted, result):
+def test_best_calinski_harabasz_candidate_recovers_the_planted_segments(
+    planted, result
+):
     features, truth = planted
-    _, rec = recommend(result.table, _clustering())
-    algorithm, representation, k = parse_candidate(rec["winner"])
-    assert k == 4
-    model = SegmentationModel(
-        algorithm=algorithm, representation=representation, n_segments=k
-    ).fit(features)
-    assert adjusted_rand_score(truth, model.labels_) >= 0.95
+    table = result.table[result.table["algorithm"] != "hdbscan"]
+    winner = table.loc[table["calinski_harabasz"].idxmax(), "candidate"]
+    assert parse_candidate(winner)[2] == 4
+    model = SegmentationModel.from_config(winner, _clustering(), seed=0)
+    assert adjusted_rand_score(truth, model.fit(features).labels_) >= 0.95
 
 
 def test_table_has_one_row_per_candidate_and_the_rfm_baseline(result):
@@ -97,13 +97,53 @@ def test_segment_sizes_are_long_form_shares(result):
     assert list(four["segment"]) == [0, 1, 2, 3]
 
 
-def test_same_seed_gives_identical_table(planted):
+def test_same_seed_gives_identical_table_in_series_and_in_parallel(planted):
     features, _ = planted
-    clustering = _clustering(algorithms=["kmeans", "ward"], k_max=4)
+    clustering = _clustering(k_max=4)
     timing = ["fit_seconds", "reduce_seconds"]
     first = compare_candidates(features, clustering=clustering, seed=5).table
     second = compare_candidates(features, clustering=clustering, seed=5).table
     assert_frame_equal(first.drop(columns=timing), second.drop(columns=timing))
+    parallel = compare_candidates(features, clustering=clustering, seed=5, n_jobs=2)
+    assert_frame_equal(first.drop(columns=timing), parallel.table.drop(columns=timing))
+    other = compare_candidates(features, clustering=clustering, seed=6).table
+    assert not first["stability"].equals(other["stability"])
+
+
+def test_bic_is_ranked_only_within_one_representation(result):
+    table = result.table
+    gmm = table[table["algorithm"] == "gmm"]
+    for _, part in gmm.groupby("representation"):
+        assert sorted(part["bic_rank_within_representation"]) == [1, 2, 3, 4]
+        best = part.loc[part["bic"].idxmin(), "bic_rank_within_representation"]
+        assert best == 1
+    others = table[table["algorithm"] != "gmm"]
+    assert others["bic_rank_within_representation"].isna().all()
+
+
+def test_hdbscan_is_scored_with_its_noise_and_every_column_is_documented(result):
+    assert set(COLUMN_DOCS) == set(COLUMNS)
+    table = result.table
+    noisy = table[table["noise_share"] > 0]
+    assert len(noisy) and (noisy["algorithm"] == "hdbscan").all()
+    assert (noisy["silhouette"] < noisy["silhouette_assigned"]).all()
+    clean = table[table["noise_share"] == 0]
+    assert np.allclose(clean["silhouette"], clean["silhouette_assigned"])
+
+
+def test_compare_uses_only_the_public_model_api():
+    from pathlib import Path
+
+    import segkit.clustering.compare as module
+
+    source = Path(module.__file__).read_text()
+    for private in (
+        "._fit_clusterer",
+        "._raw_predict",
+        "._check_matrix",
+        "._settings(",
+    ):
+        assert private not in source
 
 
 def test_samples_are_bounded_and_reported(planted):
@@ -123,7 +163,9 @@ def test_samples_are_bounded_and_reported(planted):
 
 def test_fewer_customers_than_k_min_is_a_data_error(planted):
     features = planted[0].head(3)
-    with pytest.raises(DataError, match=r"only 3 customers .* lower clustering\.k_min"):
+    with pytest.raises(
+        DataError, match=r"only 3 customers \(n_samples=3\) .* lower clustering\.k_min"
+    ):
         compare_candidates(features, clustering=_clustering(k_min=4), seed=0)
 
 

@@ -18,14 +18,43 @@ def test_sizes_counts_noise_separately():
     }
 
 
-def test_partition_metrics_leave_noise_out():
+def test_partition_metrics_can_leave_noise_out():
     X = np.array([[0.0, 0], [0, 1], [10, 0], [10, 1], [500, 500]])
     labels = np.array([0, 0, 1, 1, -1])
-    out = partition_metrics(X, labels)
+    out = partition_metrics(X, labels, noise="drop")
     assert out["wcss"] == pytest.approx(0.25)  # each point 0.5 from its centre
     assert out["silhouette"] == pytest.approx(
         1 - 1 / np.mean([10, np.hypot(10, 1)]), abs=0.01
     )
+
+
+def test_partition_metrics_score_noise_as_one_more_group_by_default():
+    X = np.array([[0.0, 0], [0, 1], [10, 0], [10, 1], [500, 500]])
+    labels = np.array([0, 0, 1, 1, -1])
+    out = partition_metrics(X, labels)
+    # the lone noise point is a singleton group (silhouette 0), the others as before
+    dropped = 1 - 1 / np.mean([10, np.hypot(10, 1)])
+    assert out["silhouette"] == pytest.approx(4 * dropped / 5, abs=0.01)
+    assert out["wcss"] == pytest.approx(0.2)  # 4 x 0.25 + 0, over 5 points
+    with pytest.raises(ValueError, match="noise is 'keep'; use 'group' or 'drop'"):
+        partition_metrics(X, labels, noise="keep")
+
+
+def test_hdbscan_silhouette_with_scattered_noise_is_lower_than_with_noise_dropped():
+    from segkit.clustering.algorithms import make_clusterer
+
+    rng = np.random.default_rng(3)
+    blobs = np.vstack(
+        [rng.normal(c, 0.4, size=(150, 2)) for c in ([0, 0], [5, 0], [0, 5])]
+    )
+    scattered = rng.uniform(-6, 11, size=(90, 2))
+    X = np.vstack([blobs, scattered])
+    labels = make_clusterer("hdbscan", None, random_state=0, min_cluster_size=30)
+    labels = labels.fit(X).labels_
+    assert 0.05 <= np.mean(labels == -1) <= 0.3
+    with_noise = partition_metrics(X, labels)["silhouette"]
+    dropped = partition_metrics(X, labels, noise="drop")["silhouette"]
+    assert with_noise < dropped - 0.05
 
 
 def test_partition_metrics_with_one_segment_are_nan():

@@ -1,4 +1,4 @@
-"""The recommendation rule on hand-made comparison tables."""
+"""The stability-led recommendation rule on hand-made comparison tables."""
 
 from __future__ import annotations
 
@@ -9,20 +9,18 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from segkit.clustering.recommend import recommend, rule_text, score_table
+from segkit.clustering.recommend import recommend, rule_text, silhouette_words
 from segkit.config import DEFAULTS
 from segkit.exceptions import ConfigError, DataError
 
 
 def _clustering(**changes) -> dict:
-    clustering = copy.deepcopy(DEFAULTS["clustering"])
+    clustering = copy.deepcopy(dict(DEFAULTS["clustering"]))
     clustering.update(changes)
     return clustering
 
 
-def _row(
-    candidate, n, sil, ch=100.0, db=1.0, smallest=0.1, stab=0.9, noise=0.0, dbcv=np.nan
-):
+def _row(candidate, n, sil, ch, smallest=0.1):
     algorithm, representation, *rest = candidate.split("/")
     return {
         "candidate": candidate,
@@ -32,121 +30,178 @@ def _row(
         "n_segments": n,
         "silhouette": sil,
         "calinski_harabasz": ch,
-        "davies_bouldin": db,
-        "dbcv": dbcv,
+        "davies_bouldin": 1.0,
         "smallest_share": smallest,
         "largest_share": 0.5,
-        "noise_share": noise,
-        "stability": stab,
+        "noise_share": 0.0,
+        "stability": 0.9,
+        "n_metric": 1000,
+    }
+
+
+def _fit(candidate, ps, jaccard, bimodal="", lower=None):
+    return {
+        "candidate": candidate,
+        "ps_median": ps,
+        "ps_mean": ps,
+        "ps_lower": ps if lower is None else lower,
+        "ps_folds": 20,
+        "ps_low_folds": 0.0,
+        "jaccard_min": jaccard,
+        "jaccard_segments": "",
+        "ari_mean": 0.9,
+        "ari_q10": 0.8,
+        "refits": 20 if np.isfinite(jaccard) else 0,
+        "bimodal": bimodal,
     }
 
 
 @pytest.fixture
 def table() -> pd.DataFrame:
-    # equal CH and DB everywhere: quality is then (silhouette / best eligible + 2) / 3
     return pd.DataFrame(
         [
-            _row("kmeans/scaled/3", 3, 0.45),
-            _row("kmeans/scaled/8", 8, 0.48),  # best raw quality, 6 segments of penalty
-            _row("gmm/pca/4", 4, 0.60, smallest=0.01),  # too small a segment
-            _row("ward/scaled/5", 5, 0.55, stab=0.4),  # unstable
-            _row("kmeans/scaled/9", 9, 0.70),  # over max_segments
-            _row("hdbscan/umap", 3, 0.99, noise=0.4, dbcv=0.9),  # too much noise
-            _row("rfm/rules", 6, 0.90, stab=np.nan),  # baseline, never wins
+            _row("kmeans/scaled/2", 2, 0.55, 900),
+            _row("kmeans/scaled/3", 3, 0.50, 1200),  # highest CH among stable
+            _row("kmeans/scaled/4", 4, 0.48, 1300),  # higher CH, but unstable
+            _row("gmm/scaled/3", 3, 0.45, 1000),
+            _row("kmeans/scaled/5", 5, 0.40, 1100, smallest=0.01),  # too small
+            _row("rfm/rules", 6, 0.30, 200),
         ]
     )
 
 
-def test_over_segmentation_is_penalised_visibly(table):
-    scored, rec = recommend(table, _clustering())
-    assert rec["winner"] == "kmeans/scaled/3"
-    rows = scored.set_index("candidate")
-    # eligible: k=3 and k=8; quality (0.45/0.48 + 2)/3 = 0.9792 vs (0.48/0.48 + 2)/3 = 1
-    assert rows.loc["kmeans/scaled/8", "quality"] == pytest.approx(1.0)
-    assert rows.loc["kmeans/scaled/3", "quality"] == pytest.approx(0.9792, abs=1e-4)
-    # ... but k=8 pays 6 x 0.01 and k=3 only 0.01: 0.94 < 0.9692
-    assert rows.loc["kmeans/scaled/8", "score"] == pytest.approx(0.94)
-    assert rows.loc["kmeans/scaled/3", "score"] == pytest.approx(0.9692, abs=1e-4)
-    assert rec["runner_up"] == "kmeans/scaled/8"
-    assert any("Over-segmentation penalty" in r for r in rec["reasons"])
-
-
-def test_each_failed_constraint_is_named(table):
-    rows = score_table(table, _clustering()).set_index("candidate")
-    assert rows.loc["gmm/pca/4", "reason"] == "smallest segment 1.0% < 3%"
-    assert rows.loc["ward/scaled/5", "reason"] == "stability 0.40 < 0.60"
-    assert rows.loc["kmeans/scaled/9", "reason"] == "9 segments > max 8"
-    assert rows.loc["hdbscan/umap", "reason"] == "40% unassigned > 25%"
-    assert rows.loc["rfm/rules", "reason"] == "reference baseline"
-    assert rows["eligible"].sum() == 2
-    assert list(rows["rank"]) == list(range(1, 8))
-
-
-def test_a_fringe_split_is_not_eligible(table):
-    fringe = pd.DataFrame(
-        [{**_row("ward/pca/2", 2, 0.84, smallest=0.03), "largest_share": 0.97}]
-    )
-    rows = score_table(pd.concat([table, fringe]), _clustering()).set_index("candidate")
-    assert rows.loc["ward/pca/2", "reason"] == "largest segment 97% > 80%"
-
-
-def test_hdbscan_is_judged_by_dbcv_not_silhouette(table):
-    rows = score_table(table, _clustering()).set_index("candidate")
-    assert rows.loc["hdbscan/umap", "quality"] == pytest.approx(0.9)
-
-
-def test_the_rule_is_in_the_paragraph_with_the_config_numbers(table):
-    _, rec = recommend(table, _clustering(max_segments=6, min_segment_share=0.05))
-    assert rec["rule"] == rule_text(_clustering(max_segments=6, min_segment_share=0.05))
-    assert "2 to 6 segments" in rec["paragraph"]
-    assert "at least 5% and none more than 80% of customers" in rec["paragraph"]
-    assert rec["paragraph"].startswith(
-        "1 of 6 candidates met the constraints."
-    )  # k=8 > 6
-
-
-def test_choice_overrides_the_winner_but_keeps_it_on_record(table):
-    _, rec = recommend(table, _clustering(choice="ward/scaled/5"))
-    assert rec["chosen"] == "ward/scaled/5"
-    assert rec["winner"] == "kmeans/scaled/3"
-    assert rec["overridden"] is True
-    assert rec["chosen_row"]["n_segments"] == 5
-
-
-def test_choice_not_in_the_table_is_a_config_error(table):
-    with pytest.raises(
-        ConfigError, match=r"choice 'kmeans/pca/3' is not in the comparison"
-    ):
-        recommend(table, _clustering(choice="kmeans/pca/3"))
-
-
-def test_without_any_eligible_candidate_the_closest_one_is_flagged(table):
-    _, rec = recommend(table, _clustering(min_stability=0.95))
-    assert rec["eligible"] == 0
-    assert rec["paragraph"].startswith("0 of 6 candidates")
-    assert "No candidate met every constraint" in rec["reasons"][0]
-
-
-def test_no_quality_score_at_all_is_a_data_error():
-    table = pd.DataFrame([_row("kmeans/scaled/3", 3, np.nan, ch=np.nan, db=np.nan)])
-    with pytest.raises(DataError, match="no clustering candidate produced a quality"):
-        recommend(table, _clustering())
-
-
-def test_recommend_does_not_mutate_the_table(table):
-    before = table.copy()
-    recommend(table, _clustering())
-    assert_frame_equal(table, before)
-
-
-def test_near_ties_go_to_the_more_stable_candidate():
-    table = pd.DataFrame(
+@pytest.fixture
+def assessment() -> pd.DataFrame:
+    return pd.DataFrame(
         [
-            _row("minibatch_kmeans/scaled/2", 2, 0.271, stab=0.91),
-            _row("kmeans/scaled/2", 2, 0.270, stab=0.98),  # 0.001 lower: a tie
-            _row("kmeans/scaled/3", 3, 0.200, stab=0.99),
+            _fit("kmeans/scaled/2", 0.98, 0.95),
+            _fit("kmeans/scaled/3", 0.95, 0.90),
+            _fit("gmm/scaled/3", 0.93, 0.85),
+            _fit("kmeans/scaled/4", 0.55, np.nan),
         ]
     )
-    _, rec = recommend(table, _clustering())
-    assert rec["winner"] == "kmeans/scaled/2"
-    assert rec["runner_up"] == "kmeans/scaled/3"
+
+
+def _null(r2=0.2):
+    return pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "r2_gaussian": [r2] * 4,
+            "r2_gaussian_sd": [0.01] * 4,
+            "r2_uniform": [r2] * 4,
+            "r2_uniform_sd": [0.01] * 4,
+        }
+    )
+
+
+def test_the_stable_candidate_with_the_highest_ch_wins(table, assessment):
+    scored, rec = recommend(table, _clustering(), assessment=assessment, null=_null())
+    assert rec["winner"] == "kmeans/scaled/3"
+    assert rec["structure"] == "clear" and rec["fallback"] is False
+    rows = scored.set_index("candidate")
+    assert rows.loc["kmeans/scaled/4", "reason"] == "prediction strength 0.55 < 0.80"
+    assert rows.loc["kmeans/scaled/5", "reason"] == "smallest segment 1.0% < 3%"
+    assert rows.loc["rfm/rules", "reason"] == "reference baseline"
+    assert rec["runner_up"] == "kmeans/scaled/2"
+
+
+def test_k_profile_has_one_entry_per_k_saying_why(table, assessment):
+    _, rec = recommend(table, _clustering(), assessment=assessment, null=_null())
+    profile = {e["k"]: e for e in rec["k_profile"]}
+    assert sorted(profile) == [2, 3, 4]  # k=5 has no substantial candidate
+    assert profile[3]["verdict"] == "chosen"
+    assert profile[2]["verdict"].startswith("qualified; lost")
+    assert profile[4]["verdict"] == "not qualified: prediction strength 0.55 < 0.80"
+
+
+def test_a_segment_that_dissolves_disqualifies(table, assessment):
+    shaky = assessment.copy()
+    shaky.loc[shaky["candidate"] == "kmeans/scaled/3", "jaccard_min"] = 0.5
+    scored, rec = recommend(table, _clustering(), assessment=shaky, null=_null())
+    assert rec["winner"] == "gmm/scaled/3"
+    reason = scored.set_index("candidate").loc["kmeans/scaled/3", "reason"]
+    assert reason == "a segment's Jaccard 0.50 < 0.60"
+
+
+def test_nothing_stable_means_no_structure_and_a_flagged_fallback(table):
+    unstable = pd.DataFrame(
+        [_fit(c, 0.6, np.nan) for c in ("kmeans/scaled/2", "kmeans/scaled/3")]
+    )
+    _, rec = recommend(table, _clustering(), assessment=unstable, null=_null())
+    assert rec["structure"] == "none"
+    assert rec["fallback"] is True and rec["use_rfm_grid"] is True
+    assert rec["chosen"] in {"kmeans/scaled/2", "kmeans/scaled/3"}
+    assert "no candidate is both stable and substantial" in rec["structure_reason"]
+
+
+def test_separation_no_better_than_structureless_data_means_none(table, assessment):
+    # the winner's R2 (CH 1200, k 3, n 1000: 0.707) equals the null's
+    r2 = 1200 * 2 / (1200 * 2 + 997)
+    _, rec = recommend(table, _clustering(), assessment=assessment, null=_null(r2))
+    assert rec["structure"] == "none" and rec["fallback"] is True
+    assert "no better than k-means reaches on structureless" in rec["structure_reason"]
+
+
+def test_low_silhouette_or_competing_solutions_make_it_weak(table, assessment):
+    bimodal = assessment.copy()
+    bimodal.loc[bimodal["candidate"] == "kmeans/scaled/3", "bimodal"] = (
+        "competing solutions: 5 of 20 refits agree only 0.30-0.35"
+    )
+    _, rec = recommend(table, _clustering(), assessment=bimodal, null=_null())
+    assert rec["structure"] == "weak"
+    assert "competing solutions" in rec["bimodal"]
+    low = table.copy()
+    low["silhouette"] = 0.2
+    _, rec = recommend(low, _clustering(), assessment=assessment, null=_null())
+    assert rec["structure"] == "weak"
+    assert "no substantial structure" in rec["structure_reason"]
+
+
+def test_choice_in_the_config_overrides_and_is_reported(table, assessment):
+    _, rec = recommend(
+        table, _clustering(choice="kmeans/scaled/2"), assessment=assessment
+    )
+    assert rec["chosen"] == "kmeans/scaled/2" and rec["winner"] == "kmeans/scaled/3"
+    assert rec["overridden"] is True
+
+
+def test_a_choice_not_in_the_table_names_the_key(table, assessment):
+    with pytest.raises(ConfigError, match="clustering.choice 'gmm/scaled/7'"):
+        recommend(table, _clustering(choice="gmm/scaled/7"), assessment=assessment)
+
+
+def test_no_separation_score_at_all_is_an_error(table):
+    empty = table.assign(silhouette=np.nan)
+    with pytest.raises(DataError, match="no clustering candidate produced"):
+        recommend(empty, _clustering())
+
+
+def test_unknown_ranking_is_refused(table):
+    with pytest.raises(ConfigError, match="rank_by is 'median'"):
+        recommend(table, _clustering(), rank_by="median")
+
+
+def test_recommend_does_not_mutate_its_inputs(table, assessment):
+    before, fits = table.copy(), assessment.copy()
+    recommend(table, _clustering(), assessment=assessment, null=_null())
+    assert_frame_equal(table, before)
+    assert_frame_equal(assessment, fits)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (0.8, "strong structure"),
+        (0.6, "reasonable structure"),
+        (0.3, "weak structure that could be artificial"),
+        (0.1, "no substantial structure"),
+        (float("nan"), "not computed"),
+    ],
+)
+def test_silhouette_is_read_on_kaufman_and_rousseeuw_scale(value, words):
+    assert silhouette_words(value) == words
+
+
+def test_rule_text_states_this_configs_numbers():
+    text = rule_text(_clustering(ps_cutoff=0.85, jaccard_refits=30))
+    assert "at least 0.85" in text and "30 refits" in text

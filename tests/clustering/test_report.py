@@ -71,8 +71,76 @@ def test_metric_curves_name_missing_columns(scored):
         plots.metric_curves(scored.drop(columns="wcss"))
 
 
-def test_penalty_curve_and_sizes_have_titles(scored, sizes):
-    assert plots.penalty_curve(scored).axes[0].get_title()
+def _rec(structure="clear", fallback=False, bimodal=""):
+    entry = {
+        "candidate": "kmeans/scaled/3",
+        "qualified": True,
+        "ps_median": 0.95,
+        "ps_lower": 0.9,
+        "jaccard_min": 0.88,
+        "ari_mean": 0.9,
+        "silhouette": 0.52,
+        "calinski_harabasz": 1200.0,
+        "r2": 0.7,
+        "r2_null": 0.4,
+        "smallest_share": 0.2,
+        "bimodal": bimodal,
+        "borderline": "",
+        "verdict": "chosen",
+    }
+    other = entry | {
+        "k": 4,
+        "candidate": "kmeans/scaled/4",
+        "qualified": False,
+        "ps_median": 0.6,
+        "jaccard_min": None,
+        "verdict": "not qualified: prediction strength 0.60 < 0.80",
+    }
+    return {
+        "chosen": "kmeans/scaled/3",
+        "winner": "kmeans/scaled/3",
+        "structure": structure,
+        "structure_reason": "stable, substantial",
+        "fallback": fallback,
+        "bimodal": bimodal,
+        "near_misses": ["kmeans/scaled/4"],
+        "k_profile": [entry | {"k": 3}, other],
+        "constraints": {"ps_cutoff": 0.8, "min_jaccard": 0.6},
+        "chosen_row": {"silhouette": 0.52},
+    }
+
+
+def test_k_profile_table_and_chart_show_every_k():
+    table = plots.k_profile_table(_rec())
+    frame = table
+    assert list(frame.index) == [3, 4]
+    assert frame.loc[4, "verdict"].startswith("not qualified")
+    fig = plots.k_profile_chart(_rec())
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+
+
+def test_structure_note_leads_with_the_verdict_and_reads_silhouette():
+    text = plots.structure_note(_rec())._repr_markdown_()
+    assert text.startswith("**Clear segment structure.**")
+    assert "reasonable structure on Kaufman & Rousseeuw" in text
+    none = plots.structure_note(_rec("none", fallback=True))._repr_markdown_()
+    assert none.startswith("**No clear segment structure.** Use the rule-based RFM")
+    assert "is a fallback" in none
+    split = plots.structure_note(_rec(bimodal="competing solutions: 5 of 20"))
+    assert "competing solutions: 5 of 20" in split._repr_markdown_()
+
+
+def test_near_misses_say_why_they_lost(scored):
+    data = scored.assign(
+        ps_median=0.6, jaccard_min=np.nan, reason="prediction strength 0.60 < 0.80"
+    )
+    table = plots.near_miss_table(data, _rec())
+    frame = table
+    assert list(frame.index) == ["kmeans/scaled/4"]
+    assert frame.iloc[0]["why not chosen"] == "prediction strength 0.60 < 0.80"
+
+
+def test_sizes_have_titles(sizes):
     fig = plots.segment_sizes(sizes, candidates=["kmeans/scaled/2", "kmeans/scaled/3"])
     assert len(fig.axes) == 2 and fig._suptitle.get_text()
     with pytest.raises(SchemaError, match="needs candidates"):
@@ -92,6 +160,7 @@ def test_segment_map_samples_points_and_names_noise():
 def test_recommendation_note_states_the_rule():
     rec = {
         "chosen": "kmeans/scaled/3",
+        "structure": "clear",
         "eligible": 4,
         "candidates": 9,
         "reasons": ["Winner: kmeans/scaled/3."],
@@ -99,7 +168,7 @@ def test_recommendation_note_states_the_rule():
     }
     note = plots.recommendation_note(rec)
     assert "**The rule.** Eligible: 2 to 8 segments." in note._repr_markdown_()
-    assert "4 of 9 candidates" in note
+    assert "4 of 9 candidates" in note._repr_markdown_()
 
 
 def test_notebook_follows_the_house_rules():
@@ -139,4 +208,5 @@ def test_notebook_runs_on_the_fixture_and_prints_the_recommendation(tmp_path):
     )
     text = out.read_text(encoding="utf-8")
     assert "Chosen segmentation" in text and "The rule." in text
+    assert "segment structure" in text and "k-profile" in text
     assert text.count('"image/png"') == 4

@@ -210,9 +210,7 @@ def test_noise_has_no_k_above_the_prediction_strength_cutoff(noise):
 
 def test_prediction_strength_for_hdbscan_reports_the_k_it_finds(planted):
     features, _ = planted
-    model = SegmentationModel(
-        algorithm="hdbscan", params={"min_cluster_size": 20, "min_samples": 5}
-    )
+    model = SegmentationModel(algorithm="hdbscan", min_cluster_size=20, min_samples=5)
     table = prediction_strength(model, features, k_values=range(2, 8), n_splits=1)
     assert len(table) == 1
     assert table["k"].iloc[0] == 4
@@ -223,9 +221,7 @@ def test_hdbscan_noise_share_stability_is_reported(planted):
     features, _ = planted
     spread = features.copy()
     spread.iloc[:20] = np.random.default_rng(0).uniform(-30, 30, size=(20, 3))
-    model = SegmentationModel(
-        algorithm="hdbscan", params={"min_cluster_size": 20, "min_samples": 5}
-    )
+    model = SegmentationModel(algorithm="hdbscan", min_cluster_size=20, min_samples=5)
     labels = model.fit(spread).labels_
     assert (labels == -1).any()
     result = bootstrap_stability(model, spread, labels=labels, n_boot=4, random_state=0)
@@ -234,3 +230,47 @@ def test_hdbscan_noise_share_stability_is_reported(planted):
     assert summary["reference_noise_share"] > 0
     assert 0 < summary["noise_share_mean"] < 0.5
     assert -1 in set(result.segments["segment"])
+
+
+def test_fold_strengths_have_one_row_per_split_and_reach_one_on_planted(planted):
+    from segkit.clustering.stability import prediction_strength_folds
+
+    features, _ = planted
+    model = SegmentationModel(algorithm="kmeans", n_segments=4, random_state=0)
+    folds = prediction_strength_folds(model, features, n_splits=5, sample_size=400)
+    assert folds.shape == (5, 2)
+    assert np.nanmin(folds) >= 0.95
+
+
+def test_prediction_strength_reports_median_and_standard_error(planted):
+    features, _ = planted
+    model = SegmentationModel(algorithm="kmeans", n_segments=4, random_state=0)
+    table = prediction_strength(
+        model, features, k_values=[4, 6], n_splits=4, sample_size=400
+    )
+    assert {"strength_median", "strength_se"} <= set(table.columns)
+    assert table.loc[table["k"] == 4, "strength_median"].iloc[0] >= 0.95
+    assert (table["folds"] == 8).all()
+
+
+def test_bimodal_refits_are_found_and_counted():
+    from segkit.clustering.stability import bimodality
+
+    values = np.r_[np.linspace(0.28, 0.36, 11), np.linspace(0.90, 0.98, 39)]
+    found = bimodality(values)
+    assert found["low"]["count"] == 11 and found["high"]["count"] == 39
+    assert "11 of 50 refits" in found["sentence"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.linspace(0.6, 0.98, 50),  # spread, one mode
+        np.r_[0.3, np.linspace(0.9, 0.98, 49)],  # a single outlier is no mode
+        np.full(20, 0.9),
+    ],
+)
+def test_unimodal_refits_are_not_called_bimodal(values):
+    from segkit.clustering.stability import bimodality
+
+    assert bimodality(values) is None

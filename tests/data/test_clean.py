@@ -9,8 +9,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from segkit.config import DEFAULTS, load_config
-from segkit.data.clean import clean_transactions, default_as_of
-from segkit.data.io import load_transactions
+from segkit.data.clean import CANCELLATIONS_SKIPPED, clean_transactions, default_as_of
+from segkit.data.io import load_transactions, order_ids
 from segkit.exceptions import DataError
 from tests.conftest import ONLINE_RETAIL, ROOT
 
@@ -149,3 +149,72 @@ def test_online_retail_clean_sales_match_the_published_figures():
     assert ledger["missing_customer_id"][0] == 135_080
     assert ledger["cancellations"][0] == 8_905
     assert ledger["nonpositive_price"][0] == 40
+
+
+def test_without_order_id_orders_are_one_customer_and_timestamp(tiny):
+    config, frame = tiny
+    result = clean_transactions(
+        frame.drop(columns="order_id"), rules=config["cleaning"], as_of=config["as_of"]
+    )
+    ledger = _ledger(result)
+    # The C1003 line (quantity -1) is no longer a cancellation by prefix: it is
+    # set aside by negative_quantity instead; every other rule counts as before.
+    assert ledger["cancellations"] == (0, 0.0)
+    assert ledger["negative_quantity"] == (1, -3.0)
+    assert ledger["kept"] == (5, 61.0)
+    skipped = result.ledger.set_index("rule").loc["cancellations", "description"]
+    assert skipped == CANCELLATIONS_SKIPPED
+    assert any("'cancellations' skipped" in note for note in result.notes)
+    # Customer 11's two lines at 2021-01-05 10:00 are one order.
+    orders = result.transactions.groupby("customer_id")["order_id"].unique()
+    assert sorted(orders["11"]) == ["11|2021-01-05T10:00:00", "11|2021-04-01T11:00:00"]
+    assert result.transactions["order_id"].nunique() == 4
+    assert result.returns["order_id"].tolist() == ["12|2021-02-03T12:00:00"]
+
+
+def test_with_order_id_there_are_no_notes_and_ids_are_kept(tiny):
+    config, frame = tiny
+    result = clean_transactions(frame, rules=config["cleaning"], as_of=config["as_of"])
+    assert result.notes == []
+    assert set(result.transactions["order_id"]) == {"1001", "1002", "1007", "1008"}
+
+
+def test_order_ids_use_microseconds_only_when_the_data_have_them():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", None],
+            "timestamp": pd.to_datetime(
+                ["2021-01-01 10:00:00", "2021-01-01 10:00:00.5"], format="ISO8601"
+            ),
+        }
+    )
+    assert order_ids(frame).tolist() == [
+        "a|2021-01-01T10:00:00.000000",
+        "|2021-01-01T10:00:00.500000",
+    ]
+    assert order_ids(frame.iloc[:1]).tolist() == ["a|2021-01-01T10:00:00"]
+
+
+def test_min_customers_one_lets_a_single_customer_through(tiny):
+    config, frame = tiny
+    one = frame[frame["customer_id"] == "11"]
+    result = clean_transactions(one, rules=config["cleaning"], min_customers=1)
+    assert result.transactions["customer_id"].unique().tolist() == ["11"]
+
+
+def test_default_as_of_reads_a_parquet_path_and_an_ibis_table(tiny, tmp_path):
+    import ibis
+
+    _, frame = tiny
+    path = tmp_path / "tx.parquet"
+    frame.to_parquet(path)
+    assert default_as_of(path) == dt.date(2021, 4, 2)
+    assert default_as_of(ibis.memtable(frame)) == dt.date(2021, 4, 2)
+
+
+def test_default_as_of_names_a_missing_timestamp_column(tiny):
+    _, frame = tiny
+    with pytest.raises(DataError, match=r"no 'timestamp' column .*columns.timestamp"):
+        default_as_of(frame.drop(columns="timestamp"))
+    with pytest.raises(DataError, match="no transaction has a timestamp"):
+        default_as_of(frame.assign(timestamp=pd.NaT))

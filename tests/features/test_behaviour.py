@@ -199,9 +199,54 @@ def test_definitions_document_every_feature(three):
 def test_missing_column_error_names_the_column_and_the_fix(three):
     with pytest.raises(
         SchemaError,
-        match=r"\['order_id'\] not found in transactions.*transactions.columns",
+        match=r"\['amount'\] not found in transactions.*transactions.columns",
     ):
-        compute_features(three.drop(columns=["order_id"]), as_of=AS_OF)
+        compute_features(three.drop(columns=["amount"]), as_of=AS_OF)
+
+
+@pytest.fixture
+def no_order_id() -> pd.DataFrame:
+    """One row per purchase, no order id; expected numbers in the test below."""
+    return _lines(
+        [
+            # D: three lines at one time (one order of 50), one a month later (20).
+            ("D", None, "2021-05-01 10:00", "p1", 2.0, 5.0),
+            ("D", None, "2021-05-01 10:00", "p2", 1.0, 10.0),
+            ("D", None, "2021-05-01 10:00", "p3", 1.0, 30.0),
+            ("D", None, "2021-06-01 09:00", "p1", 4.0, 5.0),
+            # E: two purchases half an hour apart on one day: two orders.
+            ("E", None, "2021-06-20 12:00", "p1", 1.0, 5.0),
+            ("E", None, "2021-06-20 12:30", "p1", 1.0, 5.0),
+            # F: same time as D's first order, but another customer: its own order.
+            ("F", None, "2021-05-01 10:00", "p2", 3.0, 10.0),
+        ]
+    ).drop(columns="order_id")
+
+
+def test_without_order_id_orders_are_one_customer_and_timestamp(no_order_id):
+    got = compute_features(no_order_id, as_of=AS_OF)
+    expected = pd.DataFrame(
+        {
+            "recency_days": [30, 11, 61],
+            "frequency": [2, 2, 1],
+            "avg_order_value": [35.0, 5.0, 30.0],  # D: (50 + 20) / 2
+            "items_per_order": [4.0, 1.0, 3.0],  # D: (4 + 4) / 2
+            "mean_interpurchase_days": [31.0, 0.0, 61.0],
+        },
+        index=pd.Index(["D", "E", "F"], name="customer_id", dtype="str"),
+    )
+    pd.testing.assert_frame_equal(got[expected.columns], expected)
+
+
+def test_without_order_id_equals_the_synthesised_ids_of_cleaning(no_order_id):
+    from segkit.data.io import order_ids
+
+    with_ids = no_order_id.assign(order_id=order_ids(no_order_id))
+    assert with_ids["order_id"].nunique() == 5
+    pd.testing.assert_frame_equal(
+        compute_features(no_order_id, as_of=AS_OF),
+        compute_features(with_ids, as_of=AS_OF),
+    )
 
 
 def test_missing_returns_column_error_names_returns(three, three_returns):

@@ -103,3 +103,12 @@ def test_pyspark_reads_the_parquet_artifact(spark_con, tmp_path):
     duck = compute_features(transactions, returns, as_of=AS_OF)
     spark = compute_features(str(path), returns, as_of=AS_OF, backend=spark_con)
     pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=1e-9)
+
+
+def test_pyspark_without_order_id_equals_duckdb(spark_con):
+    transactions, returns = _hand_made()
+    purchases = transactions.drop(columns="order_id")
+    duck = compute_features(purchases, returns, as_of=AS_OF, backend="duckdb")
+    spark = compute_features(purchases, returns, as_of=AS_OF, backend=spark_con)
+    assert duck.loc["A", "frequency"] == 3  # a1's two lines share one timestamp
+    pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=1e-9)

@@ -84,7 +84,8 @@ def test_constant_near_constant_and_id_like_columns_are_dropped_with_a_reason(fe
     assert reasons["segment_flag"] == "constant"
     assert reasons["one_off"].startswith("near-constant: 0.0 in 99.5% of rows")
     assert reasons["email"].startswith("id-like: all 200 levels rarer than 1.0%")
-    assert len(reasons) == 3
+    assert reasons["monetary_copy"] == "near-duplicate of monetary (Spearman r = +1.00)"
+    assert len(reasons) == 4
     names = list(pre.get_feature_names_out())
     assert not {"segment_flag", "one_off", "email"} & set(names)
 
@@ -154,8 +155,8 @@ def test_rare_levels_are_grouped_and_unseen_levels_map_to_the_rare_column(featur
     assert out.loc["c001", "channel_web"] == 1.0
 
 
-def test_highly_correlated_pairs_are_flagged_not_dropped(features):
-    pre = Preprocessor().fit(features)
+def test_without_deduplication_correlated_pairs_are_flagged_not_dropped(features):
+    pre = Preprocessor(duplicate_threshold=None).fit(features)
     pairs = pre.correlated_pairs_
     assert list(pairs.columns) == ["a", "b", "r"]
     assert pairs[["a", "b"]].values.tolist() == [["monetary", "monetary_copy"]]
@@ -164,7 +165,8 @@ def test_highly_correlated_pairs_are_flagged_not_dropped(features):
 
 
 def test_describe_says_what_happens_to_every_input_column(features):
-    table = Preprocessor().fit(features).describe().set_index("column")
+    pre = Preprocessor(duplicate_threshold=None)
+    table = pre.fit(features).describe().set_index("column")
     assert list(table.index) == list(features.columns)
     assert table.loc["monetary", "treatment"] == "log1p + robust scale"
     assert table.loc["monetary", "missing"] == 1
@@ -237,3 +239,36 @@ def test_bad_settings_are_config_errors(features):
         Preprocessor(skew="box-cox").fit(features)
     with pytest.raises(ConfigError, match=r"preprocess.rare_share is 2"):
         Preprocessor(rare_share=2).fit(features)
+
+
+def _behaviour_like(n: int = 400, seed: int = 1) -> pd.DataFrame:
+    """frequency with two near-copies (active months, a noisy rank copy) + others."""
+    rng = np.random.default_rng(seed)
+    frequency = rng.geometric(0.3, n).astype("float64")
+    return pd.DataFrame(
+        {
+            "active_months": np.minimum(frequency, 12) + 0.0,
+            "monetary": frequency * rng.gamma(3.0, 40.0, n),
+            "seasonality": rng.uniform(0.25, 1.0, n),
+            "frequency": frequency,
+            "frequency_rank_copy": np.log1p(frequency) + rng.normal(0, 0.01, n),
+            "age": rng.uniform(18, 80, n),
+        }
+    )
+
+
+def test_near_duplicates_keep_the_more_interpretable_column():
+    pre = Preprocessor().fit(_behaviour_like())
+    reasons = dict(zip(pre.dropped_["column"], pre.dropped_["reason"], strict=True))
+    # frequency is an RFM column: kept although it comes after active_months
+    assert set(reasons) == {"active_months", "frequency_rank_copy"}
+    assert reasons["active_months"].startswith("near-duplicate of frequency (")
+    assert reasons["frequency_rank_copy"].startswith("near-duplicate of frequency")
+    names = set(pre.get_feature_names_out())
+    assert {"frequency", "monetary", "seasonality", "age"} <= names
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.5])
+def test_a_duplicate_threshold_outside_0_1_is_a_config_error(threshold):
+    with pytest.raises(ConfigError, match="preprocess.duplicate_threshold is"):
+        Preprocessor(duplicate_threshold=threshold).fit(_behaviour_like())

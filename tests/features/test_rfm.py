@@ -18,6 +18,7 @@ from segkit.features.rfm import (
     rfm_summary,
     rfm_table,
     segment_order,
+    tie_aware_scores,
 )
 
 
@@ -39,19 +40,24 @@ def ten_customers() -> pd.DataFrame:
 def test_known_answer_scores_cells_and_segments(ten_customers):
     # score = 1 + floor(5 * customers strictly worse / 10)
     # R: recency ranks, c01 most recent (9 worse) -> 5 ... c10 least recent -> 1
-    # F: four one-timers tie at 1; f=2 and f=4 have 4 and 5 worse -> 3; 6, 8 -> 4
+    # F: four one-timers tie at 1, so quantile scores (1, 3, 3, 4, 4, 5, 5) would
+    # leave F2 empty; F is cut on its 7 distinct values instead (cumulative counts
+    # 4 5 6 7 8 9 10, cuts closest to 2, 4, 6, 8): {1} {2} {4} {6, 8} {12, 20}
     # M: no ties, two customers per score
     rfm = rfm_table(ten_customers, bins=5, scheme="ten")
     assert rfm["r_score"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
-    assert rfm["f_score"].tolist() == [5, 5, 4, 4, 1, 1, 1, 3, 3, 1]
+    assert rfm["f_score"].tolist() == [5, 5, 4, 4, 1, 1, 1, 3, 2, 1]
     assert rfm["m_score"].tolist() == [5, 5, 4, 4, 2, 2, 1, 3, 3, 1]
     assert rfm["rfm_cell"].tolist() == [
-        "555", "555", "444", "444", "312", "312", "211", "233", "133", "111",
+        "555", "555", "444", "444", "312", "312", "211", "233", "123", "111",
     ]  # fmt: skip
-    assert rfm["rfm_score"].tolist() == [15, 15, 12, 12, 6, 6, 4, 8, 7, 3]
+    assert rfm["rfm_score"].tolist() == [15, 15, 12, 12, 6, 6, 4, 8, 6, 3]
     assert rfm["segment"].tolist() == (
-        ["Champions"] * 4 + ["About To Sleep"] * 3 + ["At Risk"] * 2 + ["Lost"]
+        ["Champions"] * 4 + ["About To Sleep"] * 3 + ["At Risk"] + ["Lost"] * 2
     )
+    assert [n[0] for n in rfm.attrs["notes"]] == [
+        "frequency scored on distinct values (ties)"
+    ]
     assert list(rfm.columns) == [
         "recency", "frequency", "monetary", "r_score", "f_score", "m_score",
         "rfm_cell", "rfm_score", "segment",
@@ -80,10 +86,72 @@ def test_equal_values_get_equal_scores_whatever_the_row_order():
     rfm = rfm_table(frame, bins=5)
     shuffled = rfm_table(frame.sample(frac=1, random_state=3), bins=5)
     assert rfm["f_score"].iloc[:60].eq(1).all()  # the tie is never split
-    # frequency 2 has 60 worse -> 1 + 5*60//100 = 4; no F2 or F3 exists
-    assert rfm["f_score"].iloc[60] == 4
-    assert set(rfm["f_score"]) == {1, 4, 5}
+    # quantiles would give 2 orders F4 (60 worse) and leave F2, F3 empty; on
+    # distinct values: 1 -> F1, 2 -> F2, 3 -> F3, 4..21 -> F4 (cumulative 80 %)
+    by_orders = rfm.groupby("frequency")["f_score"].first()
+    assert by_orders.loc[[1, 2, 3, 4, 21, 22, 41]].tolist() == [1, 2, 3, 4, 4, 5, 5]
+    assert set(rfm["f_score"]) == {1, 2, 3, 4, 5}
     assert_frame_equal(shuffled.loc[rfm.index], rfm)
+
+
+def _one_timer_heavy(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """60 % one-time buyers, 20 % two orders, the rest 3..30 orders."""
+    rng = np.random.default_rng(seed)
+    n1, n2 = int(0.6 * n), int(0.2 * n)
+    freq = np.r_[np.ones(n1), np.full(n2, 2), rng.integers(3, 31, n - n1 - n2)]
+    return pd.DataFrame(
+        {
+            "recency": rng.integers(1, 400, n),
+            "frequency": freq,
+            "monetary": freq * rng.gamma(2.0, 50.0, n),
+        },
+        index=pd.Index([f"c{i:04d}" for i in range(n)], name="customer_id"),
+    )
+
+
+@pytest.mark.parametrize("bins", [3, 4, 5])
+def test_sixty_percent_one_timers_leave_no_empty_f_level(bins):
+    rfm = rfm_table(_one_timer_heavy(), bins=bins)
+    assert set(rfm["f_score"]) == set(range(1, bins + 1))
+    two = rfm.loc[rfm["frequency"] == 2, "f_score"]
+    assert two.nunique() == 1 and two.iloc[0] == 2
+    assert (rfm.loc[rfm["frequency"] == 1, "f_score"] == 1).all()
+    # scores never decrease with the order count
+    order = rfm.sort_values("frequency")
+    assert order["f_score"].is_monotonic_increasing
+    # 3 bins: the quantiles already fill F1-F3 (2 orders: 1 + 3 * 600 // 1000)
+    switched = any("frequency scored on distinct" in n[0] for n in rfm.attrs["notes"])
+    assert switched == (bins > 3)
+
+
+@pytest.mark.parametrize("scheme", ["ten", "six"])
+def test_champions_and_loyal_members_have_at_least_three_orders(scheme):
+    rfm = rfm_table(_one_timer_heavy(), bins=5, scheme=scheme)
+    loyal = rfm["segment"].isin(["Champions", "Loyal Customers", "Loyal"])
+    assert loyal.sum() > 0
+    assert rfm.loc[loyal, "frequency"].min() >= 3
+
+
+def test_fewer_distinct_values_than_bins_warns_of_the_empty_levels():
+    frame = pd.DataFrame(
+        {
+            "recency": np.arange(10),
+            "frequency": [1] * 6 + [2] * 3 + [3],
+            "monetary": np.arange(10.0),
+        }
+    )
+    rfm = rfm_table(frame, bins=5)
+    assert rfm["f_score"].tolist() == [1] * 6 + [2] * 3 + [3]
+    rules = [n[0] for n in rfm.attrs["notes"]]
+    assert "frequency: empty score levels F4, F5" in rules
+
+
+def test_tie_aware_scores_keep_ties_together_and_fill_every_level():
+    values = np.array([5, 5, 5, 5, 5, 7, 8, 9, 9, 10, 11, 12])
+    scores = tie_aware_scores(values, 4)
+    assert set(scores) == {1, 2, 3, 4}
+    assert len(set(scores[values == 5])) == 1 and scores[0] == 1
+    assert len(set(scores[values == 9])) == 1
 
 
 def test_without_ties_bins_hold_equal_numbers_of_customers():
@@ -173,7 +241,7 @@ def test_summary_counts_shares_and_revenue_by_segment(ten_customers):
     assert summary.loc["Champions", "share"] == pytest.approx(0.4)
     assert summary.loc["Champions", "revenue"] == pytest.approx(8600.0)
     assert summary.loc["Champions", "revenue_share"] == pytest.approx(8600 / 9610)
-    assert summary.loc["Lost", "mean_recency"] == pytest.approx(360.0)
+    assert summary.loc["Lost", "mean_recency"] == pytest.approx(330.0)
     assert summary.loc["At Risk", "mean_f_score"] == pytest.approx(3.0)
     assert summary.loc["Promising", "customers"] == 0
     assert summary["share"].sum() == pytest.approx(1.0)

@@ -96,7 +96,7 @@ def test_exclude_drops_features_and_unknown_names_are_config_errors(
         build(config, transactions, None, None, as_of=None)
 
 
-def test_attributes_join_fills_missing_customers_and_counts_both_rules(
+def test_attributes_join_leaves_numeric_gaps_to_the_preprocessor_with_notes(
     tmp_path, synthetic
 ):
     transactions, _ = synthetic
@@ -116,11 +116,36 @@ def test_attributes_join_fills_missing_customers_and_counts_both_rules(
     features, notes = result["features"], result["notes"]
     pd.testing.assert_frame_equal(customers, before)
     assert list(features.index) == buyers
-    assert not features.isna().any().any()
+    # Numeric gaps are not median-filled silently: NaN, imputed by the fitted
+    # preprocessor; categorical gaps get the explicit level "Missing".
+    missing = features.index.isin(buyers[:10])
+    assert features.loc[missing, "age"].isna().all()
+    assert features.loc[~missing, "age"].notna().all()
+    assert (features.loc[missing, "region"] == "Missing").all()
+    assert not result["matrix"].isna().any().any()
     counts = dict(zip(notes["rule"], notes["count"], strict=False))
-    assert counts["customers-table rows without transactions left out"] == 5
-    filled = "customers with transactions but no attributes: median / 'Missing' filled"
-    assert counts[filled] == 10
+    assert counts["customers table rows without transactions left out"] == 5
+    left = "numeric attributes missing: left for the preprocessor"
+    assert counts[left] == 10
+    plan = result["preprocessor"].describe().set_index("column")
+    assert plan.loc["age", "missing"] == 10
+
+
+def test_an_outcome_declared_as_an_attribute_is_refused(tmp_path, synthetic):
+    transactions, _ = synthetic
+    buyers = sorted(transactions["customer_id"].unique())
+    customers = _customers(buyers)
+    config = _config(
+        tmp_path,
+        customers={
+            "path": "c.csv",
+            "columns": {"customer_id": "id"},
+            "attributes": {"demographic": ["age"], "geographic": ["region"]},
+            "outcomes": ["age"],
+        },
+    )
+    with pytest.raises(ConfigError, match=r"customers.outcomes lists \['age'\]"):
+        build(config, transactions, None, customers, as_of=None)
 
 
 def test_attribute_only_data_has_features_but_no_rfm(tmp_path):
@@ -160,8 +185,20 @@ def test_run_writes_every_feature_artifact(tmp_path):
         "feature_definitions.csv",
         "preprocess_notes.csv",
         "preprocess_plan.csv",
+        "lifecycle.parquet",
     ):
         assert ctx.has(name), name
+    from segkit.features import report as fp
+
+    art = fp.features_artifacts(ctx)
+    dupes = fp.duplicates_table(art["plan"])
+    # active_months repeats frequency (distinct months ~ orders): frequency is kept
+    assert (
+        dupes.set_index("dropped").loc["active_months", "kept instead"] == "frequency"
+    )
+    mix = fp.lifecycle_mix(art["lifecycle"])
+    assert list(mix.index) == ["new", "active", "at risk", "lapsed"]
+    assert mix["customers"].sum() == len(ctx.load_frame("features.parquet"))
     features = ctx.load_frame("features.parquet")
     matrix = ctx.load_frame("matrix.parquet")
     assert 250 <= len(features) <= 300

@@ -19,7 +19,6 @@ from segkit.profiles.naming import (
     segment_centroids,
     write_names_file,
 )
-from segkit.profiles.profile import segment_indices, segment_profiles
 
 # planted groups: (recency days, orders, spend, basket)
 GROUPS = {
@@ -56,20 +55,19 @@ def planted(seed: int, per_group: int = 50) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def names_for(features, labels):
-    profiles = segment_profiles(features, labels)
-    indices = segment_indices(features, labels)
-    return auto_names(profiles, indices)
+    return auto_names(features, labels)
 
 
 def test_auto_names_describe_the_planted_groups():
     features, labels = planted(0)
     names = names_for(features, labels)
-    # "regular" spends 900 against an overall mean of ~1,518: index 59 < 67 -> low
+    # "regular" (5 orders, 40 days ago) is loyal but its spend ranks 2nd of 4:
+    # only the top round(4 / 3) = 1 segment may be called high-value
     assert names == {
         0: "High-value loyal",
         1: "Lapsed one-timers",
         2: "New one-timers",
-        3: "Recent low spenders",
+        3: "Loyal regulars",
     }
 
 
@@ -83,8 +81,10 @@ def test_auto_names_are_unique_when_two_segments_look_alike():
     features.loc[loyal[:25], "basket"] = 80.0
     names = names_for(features, labels)
     assert len(set(names.values())) == len(names)
-    assert names[7] == "High-value loyal, high basket"
-    assert names[0] == "High-value loyal, low basket"
+    # both halves are above every median split; the relative claim is checked on
+    # the members: all of segment 7 buy bigger baskets than its namesake's median
+    assert names[0] == "High-value loyal"
+    assert names[7] == "High-value loyal, higher basket"
 
 
 def test_noise_segment_is_called_unassigned():
@@ -141,7 +141,7 @@ def test_names_survive_a_rerun_with_shuffled_label_numbers(tmp_path):
         2: "Champions",
         3: "Gone quiet",
         0: "New one-timers",
-        1: "Recent low spenders",
+        1: "Loyal regulars",
     }
     assert (matches["source"] == "names file").all()
     assert matches.set_index("segment").loc[2, "file_entry"] == 0

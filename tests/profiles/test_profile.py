@@ -7,8 +7,8 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from segkit.exceptions import DataError
+from segkit.profiles.plays import PLAYS
 from segkit.profiles.profile import (
-    PLAYS,
     persona_cards,
     read_stability,
     segment_indices,
@@ -95,26 +95,33 @@ def test_snake_frame_standardises_means(features, labels):
     assert rec[0] == pytest.approx(-rec[1])
 
 
-def test_persona_cards_use_traits_plays_and_stability(features, labels):
+def test_persona_cards_use_claims_plays_and_stability(features, labels):
+    from segkit.profiles.claims import evaluate_claims, segment_facts
+
     profiles = segment_profiles(features, labels, names={0: "Best", 1: "Gone"})
     indices = segment_indices(features, labels)
     stability = read_stability(
         {"stability": [{"segment": 0, "jaccard": 0.91, "band": "stable"}]}
     )
-    cards = persona_cards(profiles, indices, stability=stability)
+    claims = evaluate_claims(features, labels)
+    facts = segment_facts(features, labels)
+    cards = persona_cards(
+        profiles, indices, stability=stability, claims=claims, facts=facts
+    )
     best, gone = cards
-    assert best["traits"] == {
-        "value": "high",
-        "recency": "recent",
-        "frequency": "frequent",
+    assert set(best["traits"]) == {
+        "active",
+        "frequent",
+        "high-value",
+        "loyal",
+        "repeat",
     }
-    assert gone["traits"] == {
-        "value": "low",
-        "recency": "lapsed",
-        "frequency": "one-time",
-    }
+    # 2 of 3 silent for > 180 days: 67 % < 80 %, so "lapsed" is not claimed
+    assert set(gone["traits"]) == {"low-value", "one-timers", "silent"}
+    assert best["traits"]["loyal"] == 1.0
     assert "VIP treatment and loyalty rewards" in [p["play"] for p in best["plays"]]
-    assert "Suppress from paid campaigns" in [p["play"] for p in gone["plays"]]
+    assert [p["play"] for p in gone["plays"]] == ["Low-cost reactivation (email only)"]
+    assert "3 ordered in the last 30 days" in best["who"]
     assert best["stability"] == "bootstrap Jaccard 0.91 (stable)"
     assert gone["stability"] == "not validated"
     assert "91% of revenue from 50% of customers" in best["worth"]
@@ -122,15 +129,22 @@ def test_persona_cards_use_traits_plays_and_stability(features, labels):
     assert "#### Best (segment 0)" in text and "**Win-back offer**" not in text
 
 
-def test_every_play_in_the_rule_table_names_known_traits():
-    allowed = {
-        "value": {"high", "mid", "low"},
-        "recency": {"recent", "cooling", "lapsed"},
-        "frequency": {"one-time", "occasional", "frequent"},
+def test_without_claims_cards_show_index_traits_and_only_monitor(features, labels):
+    profiles = segment_profiles(features, labels)
+    cards = persona_cards(profiles, segment_indices(features, labels))
+    assert cards[1]["traits"] == {
+        "value": "low",
+        "recency": "lapsed",
+        "frequency": "one-time",
     }
+    assert [p["play"] for p in cards[1]["plays"]] == ["Monitor"]
+
+
+def test_every_play_in_the_rule_table_names_known_claims():
+    from segkit.profiles.claims import CLAIMS
+
     for play in PLAYS:
-        for trait, level in play["when"].items():
-            assert level in allowed[trait], play
+        assert play["when"] and set(play["when"]) <= set(CLAIMS), play
 
 
 def test_read_stability_ignores_malformed_validation_files():
@@ -283,8 +297,20 @@ def test_profile_step_exports_files_with_the_documented_columns(project):
     assert sorted(names.values()) == [
         "High-value loyal",
         "Lapsed one-timers",
-        "Recent low spenders",
+        "Loyal regulars",
     ]
+    claims = ctx.load_frame("name_claims.csv")
+    assert list(claims.columns[:9]) == [
+        "segment", "name", "claim", "threshold", "coverage", "coverage_low",
+        "coverage_high", "holds", "in_name",
+    ]  # fmt: skip
+    used = claims[claims["in_name"]]
+    assert used["holds"].all() and (used["coverage"] >= 0.8).all()
+    mix = ctx.load_frame("lifecycle_mix.csv")
+    assert {"segment", "name", "recent_customers", "share_at_risk"} <= set(mix.columns)
+    profiles = ctx.load_frame("profiles.csv")
+    assert (profiles["revenue_share_low"] <= profiles["revenue_share"]).all()
+    assert (profiles["revenue_share"] <= profiles["revenue_share_high"]).all()
     model = SegmentationModel.load(ctx.artifact("model.joblib"))
     assert model.names == names
     got = assignments.set_index("customer_id")

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from segkit.context import new_run_dir
-from segkit.exceptions import ConfigError, RunError
+from segkit.exceptions import ConfigError, InputFileError, RunError
 from segkit.runner.html import export_notebook_html, headline_numbers, toc_entries
 from segkit.runner.manifest import PACKAGES, file_record, git_info, read_manifest
 from segkit.runner.notebooks import (
@@ -29,6 +29,7 @@ from segkit.runner.notebooks import (
     run_report,
 )
 from tests.conftest import TINY_COLUMNS, TINY_CSV, write_config
+from tests.test_context import config_elsewhere, make_project
 
 PARAMETERS = 'config_path = "../configs/x.yaml"\nrun_dir = ""\noverrides = {}'
 METADATA = {
@@ -480,3 +481,57 @@ def test_export_without_executed_notebook_writes_a_page_with_the_error(tmp_path)
         error="DeadKernelError: Kernel died",
     ).read_text(encoding="utf-8")
     assert "This notebook failed." in page and "DeadKernelError: Kernel died" in page
+
+
+def test_a_config_outside_the_project_reports_from_a_subfolder(tmp_path, monkeypatch):
+    # notebooks come from the project, the run folder goes to its reports/
+    project = make_project(tmp_path / "project")
+    write_notebook(
+        project / "notebooks" / "01-data.ipynb",
+        (
+            "code",
+            "from segkit.context import open_run\n"
+            "ctx = open_run(config_path, run_dir, overrides)\n"
+            "assert ctx.run_step('data')['summary']['kept_rows'] == 5",
+        ),
+    )
+    config = config_elsewhere(tmp_path / "elsewhere", "data/tiny.csv")
+    monkeypatch.chdir(project / "sub" / "deeper")
+    result = run_report(config)
+    assert [nb.status for nb in result.notebooks] == ["ok"], result.notebooks
+    assert result.run_dir.parent == (project / "reports").resolve()
+    assert (result.run_dir / "artifacts" / "ledger.csv").exists()
+
+
+def test_a_missing_notebooks_folder_says_where_segkit_looked_and_why(
+    tmp_path, monkeypatch
+):
+    project = make_project(tmp_path / "project")
+    config = config_elsewhere(tmp_path / "elsewhere", "data/tiny.csv")
+    monkeypatch.chdir(project / "sub")
+    notebooks = project.resolve() / "notebooks"
+    with pytest.raises(
+        RunError,
+        match=rf"notebooks folder '{notebooks}' not found \(looked there because it "
+        rf"is the notebooks/ folder of the project root {project.resolve()}, found "
+        rf"from the current folder {project.resolve() / 'sub'}: .*pyproject.toml "
+        "names the segkit project\\)",
+    ):
+        run_report(config)
+
+
+def test_a_missing_data_file_is_refused_before_any_run_folder_exists(
+    tmp_path, monkeypatch
+):
+    project = make_project(tmp_path / "project")
+    write_notebook(project / "notebooks" / "01-a.ipynb", ("code", "x = 1"))
+    config = config_elsewhere(tmp_path / "elsewhere", "data/absent.csv")
+    monkeypatch.chdir(project)
+    with pytest.raises(
+        InputFileError,
+        match=r"'transactions.path': data file 'data/absent.csv' not found; a "
+        r"relative path is tried from the config file's folder, then from the "
+        r"project root",
+    ):
+        run_report(config)
+    assert not (project / "reports").exists()

@@ -87,6 +87,8 @@ def test_tables_show_segments_and_never_customer_ids(art):
         pv.outcome_comparison_table(art["comparison"]),
         pv.verdict_table(art["verdict"]),
         pv.thresholds_table(art["json"]["verdict"]["thresholds"]),
+        pv.baseline_table(art["json"]),
+        pv.separation_table(art["json"], names=art["names"]),
     ]
     for table in tables:
         text = table.to_string()
@@ -102,4 +104,29 @@ def test_tables_show_segments_and_never_customer_ids(art):
 
 def test_verdict_note_renders_as_markdown(art):
     note = pv.verdict_note(art["json"])
-    assert note._repr_markdown_().startswith("**Verdict.** Trustworthy")
+    assert note._repr_markdown_().startswith("**Verdict.** On held-out customers the")
+
+
+def test_baseline_table_puts_the_wording_beside_the_intervals(art):
+    table = pv.baseline_table(art["json"])
+    assert list(table.index) == ["shuffled labels"]
+    assert table.loc["shuffled labels", "segments are"] == "better"
+    assert table.loc["shuffled labels", "groups"] == 3
+    cell = table.loc["shuffled labels", "difference, points [95%]"]
+    assert cell.startswith("+") and "[" in cell
+    assert "no outcome" in pv.baseline_table({"baselines": []})["note"].iloc[0]
+
+
+def test_separation_table_labels_held_out_and_descriptive_columns(art):
+    table = pv.separation_table(art["json"], names=art["names"])
+    assert len(table) == 3
+    assert set(table["distinct (held-out gap)"]) <= {"yes", "no", "not tested"}
+    assert "largest |Cliff's delta| (descriptive)" in table.columns
+
+
+def test_stability_summary_states_the_shape_of_the_refits(art):
+    table = pv.stability_summary_table(art["json"])
+    assert table.loc["shape of the refits' ARI", "value"] in {
+        "not measured",
+        "one mode (no competing solution)",
+    }

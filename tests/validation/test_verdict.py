@@ -17,6 +17,7 @@ from segkit.context import RunContext
 from segkit.exceptions import ConfigError, DataError
 from segkit.validation import step
 from segkit.validation.verdict import (
+    bimodality,
     match_segments,
     overall_verdict,
     refit_setup,
@@ -119,19 +120,94 @@ def _verdict(jaccards: list[float], advice: list[str]) -> pd.DataFrame:
     )
 
 
-def test_overall_verdict_says_when_segments_predict_no_better_than_chance():
-    comparison = pd.DataFrame(
-        {
-            "segmentation": ["model", "shuffled (chance)", "rfm"],
-            "eta2_revenue": [0.30, 0.0, 0.04],
-            "eta2_log_revenue": [0.001, 0.0, 0.22],
-        }
-    )
+def _baseline(name, groups, measure, diff, low, high, wording, own=(0.2, 0.1, 0.3)):
+    return {
+        "name": name,
+        "groups": groups,
+        "outcome": "log revenue",
+        "measure": measure,
+        "difference": diff,
+        "difference_low": low,
+        "difference_high": high,
+        "wording": wording,
+        "reference": {
+            "groups": 3,
+            "measure": own[0],
+            "low": own[1],
+            "high": own[2],
+            "p_value": 0.005 if own[1] > 0 else 0.4,
+        },
+    }
+
+
+def test_overall_verdict_words_the_baselines_from_their_intervals_first():
+    rows = [
+        _baseline("RFM tiers", 3, 0.25, -0.05, -0.08, -0.01, "worse"),
+        _baseline(
+            "RFM named segments", 10, 0.21, -0.01, -0.04, 0.02, "indistinguishable"
+        ),
+    ]
     text = overall_verdict(
-        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, comparison, limits=LIMITS
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, rows, limits=LIMITS
     )
-    assert "0.1% of the variance of the outcome (log revenue;" in text
-    assert text.endswith("no better than chance.")
+    assert text.startswith(
+        "On held-out customers the segments predict next-horizon log revenue better "
+        "than chance (held-out R\u00b2 20.0%, 95% interval 10.0% to 30.0%; "
+        "permutation p = 0.005). Worse than RFM tiers (3 groups) at predicting "
+        "next-horizon log revenue (held-out R\u00b2 20.0% vs 25.0%; difference -5.0 "
+        "points, 95% interval -8.0 to -1.0)."
+    )
+    assert "Indistinguishable from RFM named segments (10 groups)" in text
+    assert "Trustworthy: all 1 segments" in text
+
+
+def test_overall_verdict_says_weak_evidence_first():
+    rows = [
+        _baseline(
+            "shuffled labels",
+            3,
+            -0.01,
+            0.01,
+            -0.02,
+            0.03,
+            "indistinguishable",
+            own=(0.0, -0.01, 0.02),
+        )
+    ]
+    text = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, rows, limits=LIMITS
+    )
+    assert text.startswith(
+        "Weak evidence: on held-out customers the segments predict next-horizon "
+        "log revenue no better than chance"
+    )
+    assert "shuffled labels" not in text  # chance is the permutation test's call
+    rows[0]["reference"]["p_value"] = 0.01  # beats chance, interval includes 0
+    text = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, rows, limits=LIMITS
+    )
+    assert text.startswith("Weak evidence: on held-out customers the segments")
+    assert "but the interval of their held-out R\u00b2 still includes 0" in text
+
+
+def test_overall_verdict_never_says_zero_segments_fall_apart():
+    text = overall_verdict(
+        _verdict([0.8, 0.8, 0.9], ["keep"] * 3), {"ari_mean": 0.4}, limits=LIMITS
+    )
+    assert text.startswith("Not trustworthy: the segmentation as a whole does not")
+    assert "0 of 3" not in text
+
+
+def test_bimodal_refits_are_reported_not_averaged():
+    values = [0.3] * 11 + [0.95] * 39
+    shape = bimodality(values)
+    assert shape["bimodal"]
+    assert shape["modes"][0]["share"] == pytest.approx(0.22)
+    assert not bimodality(np.linspace(0.7, 0.9, 50))["bimodal"]
+    text = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.81}, limits=LIMITS, bimodal=shape
+    )
+    assert "Stability is bimodal: 22% of the refits agree at ARI 0.30-0.30" in text
 
 
 def test_overall_verdict_can_say_not_trustworthy():
@@ -145,26 +221,22 @@ def test_overall_verdict_can_say_not_trustworthy():
 
 
 def test_overall_verdict_trustworthy_and_with_caveats():
-    comparison = pd.DataFrame(
-        {"segmentation": ["model", "rfm"], "eta2_revenue": [0.2, 0.1]}
-    )
     text = overall_verdict(
-        _verdict([0.9, 0.95], ["keep", "keep"]),
-        {"ari_mean": 0.92},
-        comparison,
-        limits=LIMITS,
+        _verdict([0.9, 0.95], ["keep", "keep"]), {"ari_mean": 0.92}, limits=LIMITS
     )
     assert text.startswith("Trustworthy: all 2 segments are stable")
-    assert text.endswith(
-        "Predictive value: the segments explain 20.0% of the variance of the "
-        "outcome (revenue; rfm 10.0%), more than the RFM segments."
-    )
     mixed = overall_verdict(
         _verdict([0.9, 0.7, 0.8], ["keep", "watch", "keep"]),
         {"ari_mean": 0.8},
         limits=LIMITS,
     )
     assert mixed.startswith("Usable with caveats: 2 of 3 segments can be kept, 1 need")
+    none_kept = overall_verdict(
+        _verdict([0.9, 0.9], ["merge with Segment 1", "merge with Segment 0"]),
+        {"ari_mean": 0.86},
+        limits=LIMITS,
+    )
+    assert none_kept.startswith("Not usable as they are: none of the 2 segments")
 
 
 def test_planted_segments_are_kept_and_the_responders_found(tmp_path, blobs):
@@ -179,7 +251,11 @@ def test_planted_segments_are_kept_and_the_responders_found(tmp_path, blobs):
     assert_frame_equal(customers, before[1])
     assert_series_equal(model.labels_, before[2])
     assert set(result["verdict"]["recommendation"]) == {"keep"}
-    assert result["verdict_text"].startswith("Trustworthy: all 4 segments")
+    # The held-out comparison comes first, then stability.
+    assert result["verdict_text"].startswith(
+        "On held-out customers the segments predict Response better than chance"
+    )
+    assert "Trustworthy: all 4 segments" in result["verdict_text"]
     assert result["suggested_k"][0.8] == 4
     rates = result["outcomes"]["per_segment"].set_index("segment")["rate"]
     responders = model.labels_[customers["truth"] == 0].iloc[0]
@@ -246,7 +322,12 @@ def test_step_writes_validation_json_and_tables(tmp_path, blobs):
     assert payload["outcomes"]["column"] == "Response"
     assert len(payload["stability"]["segments"]) == 4
     assert payload["prediction_strength"]["suggested_k"]["0.8"] == 4
-    assert payload["verdict"]["text"].startswith("Trustworthy")
+    assert "Trustworthy" in payload["verdict"]["text"]
+    (chance,) = payload["baselines"]
+    assert chance["name"] == "shuffled labels" and chance["groups"] == 4
+    assert chance["wording"] == "better"
+    assert chance["difference_low"] > 0.2
+    assert chance["low"] <= chance["measure"] <= chance["high"]
     assert "NaN" not in ctx.artifact("validation.json").read_text()
 
 

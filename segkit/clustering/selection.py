@@ -1,0 +1,424 @@
+"""Screen the comparison cheaply, then spend refits on the finalists.
+
+The comparison table scores every candidate (algorithm x representation x k) once.
+Refits cost far more, so they are spent only where they decide:
+
+1. :func:`screen` marks each candidate *substantial* or says why not (a segment
+   below ``clustering.min_segment_share``, one above ``max_segment_share``, too
+   many segments, too much noise), and picks the *finalists*: per number of
+   segments, the best ``finalists_per_k`` substantial candidates of distinct
+   algorithm families, ranked within that k by silhouette and Calinski-Harabasz
+   (both comparable at equal k in the common space).
+2. :func:`assess` refits each finalist: prediction strength over ``ps_splits``
+   random half-splits (Tibshirani & Walther 2005; two folds each), then, where it
+   passes, per-segment bootstrap Jaccard over ``jaccard_refits`` refits (Hennig
+   2007) and the spread of the refits' agreement (ARI), tested for bimodality
+   (competing solutions).
+3. :func:`null_reference` clusters data with no segments at all but the same
+   spread -- a single Gaussian with the data's covariance and a uniform box along
+   its principal axes (the gap statistic's reference, Tibshirani, Walther & Hastie
+   2001) -- with k-means at every k, so that a candidate's share of variance between
+   segments (R-squared) can be compared with what structureless data give.
+
+:func:`segkit.clustering.recommend.recommend` applies the rule to these tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from segkit.clustering.compare import parse_candidate
+from segkit.clustering.model import SegmentationModel, settings_from_config
+from segkit.clustering.sampling import thread_limit
+from segkit.clustering.stability import (
+    bimodality,
+    bootstrap_stability,
+    prediction_strength_folds,
+)
+from segkit.exceptions import DataError
+
+__all__ = [
+    "SelectionSettings",
+    "selection_settings",
+    "candidate_model",
+    "screen",
+    "assess",
+    "null_reference",
+    "between_share",
+    "ASSESS_COLUMNS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Algorithms that count as one family when finalists are picked per k.
+FAMILY = {"minibatch_kmeans": "kmeans"}
+
+#: Columns of :func:`assess` output (one row per finalist).
+ASSESS_COLUMNS = [
+    "candidate",
+    "ps_median",
+    "ps_mean",
+    "ps_lower",
+    "ps_folds",
+    "ps_low_folds",
+    "jaccard_min",
+    "jaccard_segments",
+    "ari_mean",
+    "ari_q10",
+    "refits",
+    "bimodal",
+]
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """Settings of the stability-led choice (config keys ``clustering.<name>``).
+
+    Attributes
+    ----------
+    finalists_per_k : int
+        Candidates per number of segments that get refits (distinct families).
+    ps_splits : int
+        Random half-splits for prediction strength (two folds each); >= 10, since
+        fold values are bimodal (about 0.5 or 1.0) and 4 folds cannot read a 0.8 cut.
+    ps_cutoff : float
+        Median fold strength a candidate needs (0.8: Tibshirani & Walther).
+    jaccard_refits : int
+        Bootstrap refits for the per-segment Jaccard (>= 20 where it decides).
+    min_jaccard : float
+        Every segment's mean Jaccard must reach this (Hennig: below 0.6 a segment
+        dissolves).
+    stable_jaccard : float
+        Below this (but above ``min_jaccard``) the membership is doubtful: "weak".
+    refit_sample : int
+        Customers the refits are drawn from (bounded; a fixed-seed sample).
+    null_refs : int
+        Structureless reference data sets per k and kind.
+    null_z : float
+        The candidate's R-squared must exceed each null's mean by this many of the
+        null's standard deviations ...
+    null_margin : float
+        ... and by at least this much in absolute terms.
+    weak_silhouette : float
+        Below this silhouette no substantial structure is claimed ("weak"; Kaufman
+        & Rousseeuw 1990 read < 0.25 as no substantial structure).
+    stability_tolerance : float
+        Candidates whose stability is within this of the best count as equally
+        stable (then separation decides).
+    """
+
+    finalists_per_k: int
+    ps_splits: int
+    ps_cutoff: float
+    jaccard_refits: int
+    min_jaccard: float
+    stable_jaccard: float
+    refit_sample: int
+    null_refs: int
+    null_z: float
+    null_margin: float
+    weak_silhouette: float
+    stability_tolerance: float
+
+
+def selection_settings(clustering: Any) -> SelectionSettings:
+    """:class:`SelectionSettings` from the config's ``clustering`` section."""
+    return SelectionSettings(
+        **{spec.name: clustering[spec.name] for spec in fields(SelectionSettings)}
+    )
+
+
+def candidate_model(
+    candidate: str, clustering: Any, *, seed: int, preprocessor: Any = None
+) -> SegmentationModel:
+    """An unfitted :class:`SegmentationModel` for a candidate id (``kmeans/pca/4``)."""
+    algorithm, representation, k = parse_candidate(candidate)
+    return SegmentationModel(
+        preprocessor=preprocessor,
+        representation=representation,
+        algorithm=algorithm,
+        n_segments=k or 2,
+        random_state=seed,
+        **settings_from_config(clustering),
+    )
+
+
+def between_share(table: pd.DataFrame) -> pd.Series:
+    """Share of variance between segments (R-squared) from the comparison's CH.
+
+    ``CH = (B / (k - 1)) / (W / (n - k))`` on the metric sample, so
+    ``R2 = B / (B + W) = CH (k - 1) / (CH (k - 1) + n - k)``, with ``n`` the
+    assigned customers of the metric sample. Unlike CH it does not grow with n.
+    """
+    k = table["n_segments"].astype(float)
+    n = table["n_metric"].astype(float) * (1 - table["noise_share"].fillna(0))
+    ch = table["calinski_harabasz"].astype(float)
+    return ch * (k - 1) / (ch * (k - 1) + n - k)
+
+
+def screen(table: pd.DataFrame, clustering: Any) -> pd.DataFrame:
+    """Mark substantial candidates and pick the finalists.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The comparison table (``comparison.csv`` columns). Not modified.
+    clustering : mapping
+        The config's ``clustering`` section (``min_segment_share``,
+        ``max_segment_share``, ``max_segments``, ``max_noise_share``).
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``r2`` (see :func:`between_share`), ``substantial`` (bool),
+        ``screen_reason`` (empty when substantial), ``k_rank`` (rank within its
+        number of segments, 1 best) and ``finalist`` (bool).
+    """
+    settings = selection_settings(clustering)
+    out = table.copy()
+    out["r2"] = between_share(out)
+    reasons = []
+    for row in out.itertuples(index=False):
+        why = []
+        if row.algorithm == "rfm":
+            why.append("reference baseline")
+        if row.n_segments < 2:
+            why.append(f"only {row.n_segments} segment")
+        if row.n_segments > clustering["max_segments"]:
+            why.append(f"{row.n_segments} segments > max {clustering['max_segments']}")
+        if not row.smallest_share >= clustering["min_segment_share"]:
+            why.append(
+                f"smallest segment {row.smallest_share:.1%} < "
+                f"{clustering['min_segment_share']:.0%}"
+            )
+        if row.largest_share > clustering["max_segment_share"]:
+            why.append(
+                f"largest segment {row.largest_share:.0%} > "
+                f"{clustering['max_segment_share']:.0%}"
+            )
+        if row.noise_share > clustering["max_noise_share"]:
+            why.append(
+                f"{row.noise_share:.0%} unassigned > "
+                f"{clustering['max_noise_share']:.0%}"
+            )
+        if not np.isfinite(row.silhouette) or not np.isfinite(row.calinski_harabasz):
+            why.append("no separation score")
+        reasons.append("; ".join(why))
+    out["screen_reason"] = reasons
+    out["substantial"] = out["screen_reason"].eq("")
+    out["k_rank"] = np.nan
+    out["finalist"] = False
+    for _, part in out[out["substantial"]].groupby("n_segments"):
+        rank = (
+            part["silhouette"].rank(ascending=False)
+            + part["calinski_harabasz"].rank(ascending=False)
+        ).rank(method="first")
+        out.loc[part.index, "k_rank"] = rank
+        order = rank.sort_values().index
+        families: set[str] = set()
+        for idx in order:
+            family = FAMILY.get(out.at[idx, "algorithm"], out.at[idx, "algorithm"])
+            if family in families:
+                continue
+            families.add(family)
+            out.at[idx, "finalist"] = True
+            if len(families) >= settings.finalists_per_k:
+                break
+    return out
+
+
+def assess(
+    candidates: list[str],
+    data: pd.DataFrame,
+    *,
+    make_model: Callable[[str], Any],
+    settings: SelectionSettings,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Refit the finalists: prediction strength, then bootstrap Jaccard where it passes.
+
+    Parameters
+    ----------
+    candidates : list of str
+        Candidate ids (the ``finalist`` rows of :func:`screen`).
+    data : DataFrame
+        The frame the models are fitted on (the preprocessed matrix). Not modified.
+    make_model : callable
+        ``make_model(candidate)`` returns an unfitted estimator (fit / predict,
+        ``sklearn.base.clone``-able), e.g. :func:`candidate_model` bound to a config.
+    settings : SelectionSettings
+        Splits, refits and the prediction-strength cutoff.
+    seed : int
+        Seed of every sample, split and refit.
+
+    Returns
+    -------
+    DataFrame
+        :data:`ASSESS_COLUMNS`, one row per candidate. ``ps_lower`` is the mean
+        strength minus 1.645 standard errors of the split means; ``ps_low_folds``
+        the share of folds below the cutoff; ``jaccard_*`` and ``ari_*`` are NaN
+        (``refits`` 0) when prediction strength already failed. ``bimodal`` is the
+        :func:`~segkit.clustering.stability.bimodality` sentence of the refit ARIs
+        (or of the folds), else "".
+    """
+    with thread_limit(min(len(data), settings.refit_sample)):
+        rows = [
+            _assess_one(candidate, make_model(candidate), data, settings, seed)
+            for candidate in candidates
+        ]
+    return pd.DataFrame(rows, columns=ASSESS_COLUMNS)
+
+
+def _assess_one(
+    candidate: str,
+    model: Any,
+    data: pd.DataFrame,
+    settings: SelectionSettings,
+    seed: int,
+) -> dict[str, Any]:
+    try:
+        folds = prediction_strength_folds(
+            model,
+            data,
+            n_splits=settings.ps_splits,
+            sample_size=settings.refit_sample,
+            random_state=seed,
+        )
+    except (ValueError, DataError) as exc:  # e.g. a half with fewer rows than k
+        logger.info("prediction strength failed for %s: %s", candidate, exc)
+        folds = np.full((1, 2), np.nan)
+    values = folds[np.isfinite(folds)]
+    splits = np.nanmean(np.where(np.isfinite(folds), folds, np.nan), axis=1)
+    splits = splits[np.isfinite(splits)]
+    mean = float(values.mean()) if len(values) else float("nan")
+    se = float(splits.std(ddof=1) / np.sqrt(len(splits))) if len(splits) > 1 else 0
+    row = {
+        "candidate": candidate,
+        "ps_median": float(np.median(values)) if len(values) else float("nan"),
+        "ps_mean": mean,
+        "ps_lower": mean - 1.645 * se,
+        "ps_folds": int(len(values)),
+        "ps_low_folds": float(np.mean(values < settings.ps_cutoff))
+        if len(values)
+        else float("nan"),
+        "jaccard_min": float("nan"),
+        "jaccard_segments": "",
+        "ari_mean": float("nan"),
+        "ari_q10": float("nan"),
+        "refits": 0,
+        "bimodal": "",
+    }
+    split = bimodality(values)
+    if row["ps_median"] >= settings.ps_cutoff:
+        result = bootstrap_stability(
+            model,
+            data,
+            n_boot=settings.jaccard_refits,
+            sample_size=settings.refit_sample,
+            random_state=seed,
+        )
+        jaccard = result.segments["jaccard"]
+        ari = result.refits["ari"]
+        row.update(
+            jaccard_min=float(jaccard.min()),
+            jaccard_segments=" ".join(f"{v:.2f}" for v in jaccard),
+            ari_mean=float(ari.mean()),
+            ari_q10=float(ari.quantile(0.1)),
+            refits=int(settings.jaccard_refits),
+        )
+        split = bimodality(ari) or split
+    if split:
+        row["bimodal"] = split["sentence"]
+    return row
+
+
+def null_reference(
+    matrix: pd.DataFrame,
+    k_values: list[int] | range,
+    *,
+    n_refs: int = 10,
+    sample_size: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """What k-means finds in structureless data with the matrix's spread.
+
+    Two references, each ``n_refs`` data sets of ``min(sample_size, rows)`` rows:
+    ``gaussian`` (one multivariate normal with the matrix's mean and covariance: a
+    parametric bootstrap of "one segment") and ``uniform`` (uniform over the box of
+    the matrix's principal components: the gap statistic's reference, which
+    k-means splits more cleanly than a Gaussian). k-means maximises the share of
+    variance between segments, so these are the best any algorithm does on such
+    data: a conservative reference for every candidate.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        The common space of the comparison (numeric). Not modified.
+    k_values : sequence of int
+        Numbers of segments.
+    n_refs : int
+        Reference data sets per kind.
+    sample_size : int
+        Rows per reference data set.
+    seed : int
+        Seed of the draws and the fits.
+
+    Returns
+    -------
+    DataFrame
+        One row per k: ``k``, and per kind (``gaussian``, ``uniform``) the mean and
+        standard deviation of R-squared, of ``log W`` (within sum of squares, for a
+        gap statistic) and the mean silhouette: ``r2_gaussian``,
+        ``r2_gaussian_sd``, ``logw_gaussian``, ``logw_gaussian_sd``,
+        ``silhouette_gaussian`` and the same for ``uniform``.
+    """
+    X = np.asarray(matrix, dtype=float)
+    if len(X) < 4 or X.ndim != 2:
+        raise DataError(
+            f"the null reference needs a matrix of at least 4 rows, got {X.shape}; "
+            "use a larger data set"
+        )
+    rng = np.random.default_rng(seed)
+    n = min(sample_size, len(X))
+    centre = X.mean(0)
+    cov = np.cov(X, rowvar=False)
+    _, _, vt = np.linalg.svd(X - centre, full_matrices=False)
+    rotated = (X - centre) @ vt.T
+    low, high = rotated.min(0), rotated.max(0)
+    refs = {"gaussian": [], "uniform": []}
+    for _ in range(n_refs):
+        refs["gaussian"].append(
+            rng.multivariate_normal(centre, np.atleast_2d(cov), size=n, method="eigh")
+        )
+        refs["uniform"].append(rng.uniform(low, high, size=(n, len(low))) @ vt)
+    with thread_limit(n):
+        return pd.DataFrame([_null_row(int(k), refs, n, seed) for k in k_values])
+
+
+def _null_row(k: int, refs: dict[str, list[np.ndarray]], n: int, seed: int) -> dict:
+    row: dict[str, float] = {"k": int(k)}
+    for kind, sets in refs.items():
+        r2, logw, sil = [], [], []
+        for i, ref in enumerate(sets):
+            fit = KMeans(n_clusters=int(k), n_init=4, random_state=seed + i)
+            labels = fit.fit_predict(ref)
+            total = float(((ref - ref.mean(0)) ** 2).sum())
+            r2.append(1 - fit.inertia_ / total)
+            logw.append(np.log(fit.inertia_))
+            sil.append(
+                silhouette_score(ref, labels, sample_size=min(n, 1000), random_state=i)
+            )
+        row[f"r2_{kind}"] = float(np.mean(r2))
+        row[f"r2_{kind}_sd"] = float(np.std(r2, ddof=1)) if len(r2) > 1 else 0.0
+        row[f"logw_{kind}"] = float(np.mean(logw))
+        row[f"logw_{kind}_sd"] = float(np.std(logw, ddof=1)) if len(logw) > 1 else 0.0
+        row[f"silhouette_{kind}"] = float(np.mean(sil))
+    return row

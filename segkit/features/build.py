@@ -1,0 +1,346 @@
+"""Pure feature building: frames in, per-customer features out, nothing fitted.
+
+:func:`customer_features` describes every customer from its transactions and its
+customers-table attributes. It fits nothing (no median, scaler or quantile is
+learned), so scoring new customers and rebuilding the features at an earlier
+``as_of`` (validation, profiles) use it directly. :func:`fit_matrix` is the fitting
+part the features step adds on top: the :class:`~segkit.features.preprocess.Preprocessor`
+and the numeric matrix clustering works on.
+
+Rules of the one join of behaviour and attributes (each counted in the notes):
+
+- the population is the customers with transactions (behaviour is what a
+  transactions segmentation describes); customers-table rows without any
+  transaction are left out;
+- customers with transactions but no row in the customers table keep their
+  behavioural features; their *categorical* attributes get the explicit level
+  ``"Missing"``, their *numeric* attributes are left missing (NaN) for the
+  preprocessor, which imputes the median learned at fit time and counts the
+  missing values in its plan (``preprocess_plan.csv``). No value is filled here.
+
+An outcome column (``customers.outcomes``) is refused as a feature: declaring it
+also as an attribute raises :class:`~segkit.exceptions.ConfigError`, because a
+segmentation formed on the outcome it is later validated against proves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from segkit.exceptions import ConfigError, DataError
+from segkit.features import attributes, preprocess, rfm
+from segkit.features.behaviour import (
+    compute_features_with_notes,
+    default_as_of,
+    feature_definitions,
+)
+
+__all__ = [
+    "NOTE_COLUMNS",
+    "customer_features",
+    "definitions",
+    "fit_matrix",
+    "note",
+    "rfm_frame",
+]
+
+#: Columns of every notes table of the features stage.
+NOTE_COLUMNS = ["source", "rule", "count", "detail"]
+
+
+def note(source: str, rule: str, count: int, detail: str = "") -> dict[str, Any]:
+    """One row of a notes table (``source``, ``rule``, ``count``, ``detail``)."""
+    return {"source": source, "rule": rule, "count": int(count), "detail": detail}
+
+
+def _notes_frame(*parts: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
+    frames = [p if isinstance(p, pd.DataFrame) else pd.DataFrame(p) for p in parts]
+    frames = [f.reindex(columns=NOTE_COLUMNS) for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c == "count" else "str")
+                for c in NOTE_COLUMNS
+            }
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["count"] = pd.to_numeric(out["count"]).fillna(0)
+    return out.astype(
+        {"source": "str", "rule": "str", "count": "int64", "detail": "str"}
+    )
+
+
+def _section(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    section = config.get("customers")
+    if not section:
+        return None
+    return section
+
+
+def _declared(section: Mapping[str, Any]) -> dict[str, str]:
+    """Attribute column -> its config key (``customers.attributes.<group>`` ...)."""
+    out: dict[str, str] = {}
+    for group, cols in (section.get("attributes") or {}).items():
+        for col in cols or []:
+            out[str(col)] = f"customers.attributes.{group}"
+    for key in ("birth_year", "signup_date"):
+        if section.get(key):
+            out[str(section[key])] = f"customers.{key}"
+    return out
+
+
+def _has_attributes(config: Mapping[str, Any]) -> bool:
+    section = _section(config)
+    return section is not None and any(
+        section["attributes"].get(g) for g in section["attributes"]
+    )
+
+
+def _refuse_outcomes(config: Mapping[str, Any]) -> list[str]:
+    """The outcome columns; ConfigError when one is also declared as a feature."""
+    section = _section(config)
+    if section is None:
+        return []
+    outcomes = [str(c) for c in section.get("outcomes") or []]
+    declared = _declared(section)
+    clash = {c: declared[c] for c in outcomes if c in declared}
+    if clash:
+        where = ", ".join(f"{c!r} in {k}" for c, k in clash.items())
+        raise ConfigError(
+            f"customers.outcomes lists {sorted(clash)}, also declared as a "
+            f"clustering feature ({where}); an outcome must not form the segments "
+            "it validates: remove it from customers.attributes (keep it in "
+            "customers.outcomes)"
+        )
+    return outcomes
+
+
+def _attribute_features(
+    config: Mapping[str, Any],
+    customers: pd.DataFrame,
+    as_of: dt.date | None,
+    index: pd.Index | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    section = config["customers"]
+    feats, raw_notes = attributes.attribute_features(
+        customers,
+        attributes={g: list(c) for g, c in section["attributes"].items()},
+        as_of=as_of,
+        birth_year=section.get("birth_year"),
+        signup_date=section.get("signup_date"),
+        top_countries=config["features"]["top_countries"],
+        rare_share=config["features"]["rare_share"],
+        ordinal=config["features"].get("ordinal") or None,
+        date_format=section["read"].get("date_format"),
+        customer_index=index,
+    )
+    rows = [
+        note(
+            "attributes",
+            str(row.get("action", "")),
+            int(row.get("rows", 0) or 0),
+            f"{row.get('column', '')} -> {row.get('feature', '')} "
+            f"({row.get('group', '')})",
+        )
+        for row in raw_notes.to_dict("records")
+    ]
+    return feats, _notes_frame(rows)
+
+
+def _join(behaviour: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
+    """Behaviour with the (already aligned) attributes; behaviour wins a name clash."""
+    attrs = attrs.drop(columns=[c for c in attrs.columns if c in behaviour.columns])
+    attrs = attrs.copy()
+    attrs.index = attrs.index.astype("str")
+    return behaviour.join(attrs, how="left")
+
+
+def _exclude(features: pd.DataFrame, exclude: list[str]) -> pd.DataFrame:
+    unknown = [c for c in exclude if c not in features.columns]
+    if unknown:
+        raise ConfigError(
+            f"features.exclude names {unknown}, which are not features (features: "
+            f"{list(features.columns)}); fix the names in the config"
+        )
+    return features.drop(columns=list(exclude))
+
+
+def customer_features(
+    config: Mapping[str, Any],
+    transactions: Any,
+    returns: Any,
+    customers: pd.DataFrame | None,
+    *,
+    as_of: dt.date | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Behaviour and attribute features of every customer; nothing is fitted.
+
+    Parameters
+    ----------
+    config : mapping
+        Validated config (sections ``features``, ``customers``).
+    transactions : DataFrame, Parquet path or None
+        Clean canonical transactions (None for attribute-only data).
+    returns : DataFrame, Parquet path or None
+        Returns set aside by cleaning.
+    customers : DataFrame or None
+        Customers table indexed by (or with a column) ``customer_id``.
+    as_of : date or None
+        Analysis date; None with transactions: the day after the last line.
+
+    Returns
+    -------
+    features : DataFrame
+        Index ``customer_id`` (str): behavioural columns (see
+        :data:`segkit.features.behaviour.FEATURE_DEFINITIONS`) then attribute
+        columns; numeric attributes may hold NaN (left for the preprocessor),
+        categorical ones use the level ``"Missing"``. ``features.exclude`` removed.
+    notes : DataFrame
+        Columns ``source``, ``rule``, ``count``, ``detail``.
+
+    Raises
+    ------
+    DataError
+        Neither transactions nor attributes, or no customer left.
+    ConfigError
+        An outcome column declared as an attribute, or ``features.exclude`` naming
+        a column that is not a feature.
+    """
+    _refuse_outcomes(config)
+    use_attributes = customers is not None and _has_attributes(config)
+    if transactions is None and not use_attributes:
+        raise DataError(
+            "the features step has neither transactions nor customer attributes; "
+            "declare transactions or customers.attributes in the config"
+        )
+    parts: list[pd.DataFrame] = []
+    behaviour = None
+    if transactions is not None:
+        if as_of is None:
+            as_of = default_as_of(transactions)
+        behaviour, behaviour_notes = compute_features_with_notes(
+            transactions, returns, as_of=as_of
+        )
+        parts.append(behaviour_notes)
+    if use_attributes:
+        index = None if behaviour is None else behaviour.index
+        attrs, attr_notes = _attribute_features(config, customers, as_of, index)
+        parts.append(attr_notes)
+        if behaviour is not None:
+            numeric_missing = int(
+                attrs.select_dtypes("number").isna().any(axis=1).sum()
+            )
+            parts.append(
+                _notes_frame(
+                    [
+                        note(
+                            "features",
+                            "numeric attributes missing: left for the preprocessor",
+                            numeric_missing,
+                            "not filled here; the preprocessor imputes the median "
+                            "learned at fit (see preprocess_plan.csv, 'missing'); "
+                            "categorical attributes use the level 'Missing'",
+                        )
+                    ]
+                )
+            )
+            features = _join(behaviour, attrs)
+        else:
+            features = attrs.copy()
+    else:
+        features = behaviour
+    features.index = features.index.astype("str")
+    features.index.name = "customer_id"
+    features = _exclude(features, list(config["features"]["exclude"]))
+    if features.empty:
+        raise DataError("no customer left to describe; check the cleaning ledger")
+    return features, _notes_frame(*parts)
+
+
+def rfm_frame(config: Mapping[str, Any], features: pd.DataFrame) -> pd.DataFrame | None:
+    """RFM scores and named cells of the customers (None without behaviour columns).
+
+    See :func:`segkit.features.rfm.rfm_table`; ``rfm.bins`` and ``rfm.scheme``.
+    """
+    needed = ["recency_days", "frequency", "monetary"]
+    if not set(needed) <= set(features.columns):
+        return None
+    base = features[needed].rename(columns={"recency_days": "recency"})
+    return rfm.rfm_table(
+        base, bins=config["rfm"]["bins"], scheme=config["rfm"]["scheme"]
+    )
+
+
+def definitions(features: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per feature: ``name``, ``group``, ``unit``, ``definition``."""
+    table = feature_definitions(list(features.columns))
+    section = _section(config)
+    groups: dict[str, str] = {}
+    if section is not None:
+        for group, cols in section["attributes"].items():
+            for col in cols:
+                groups[col] = group
+    extra = [
+        {
+            "name": column,
+            "group": next(
+                (g for c, g in groups.items() if column == c or column.startswith(c)),
+                "attribute",
+            ),
+            "unit": "" if pd.api.types.is_numeric_dtype(features[column]) else "level",
+            "definition": "From the customers table (see segkit.features.attributes "
+            "and the preprocess notes for derived columns, grouping and missing "
+            "values).",
+        }
+        for column in features.columns
+        if column not in set(table["name"])
+    ]
+    return pd.concat(
+        [table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True
+    )
+
+
+def _preprocess_notes(pre: preprocess.Preprocessor) -> list[dict[str, Any]]:
+    rows = [
+        note("preprocess", f"dropped {row.column}", 1, str(row.reason))
+        for row in pre.dropped_.itertuples(index=False)
+    ]
+    rows += [
+        note(
+            "preprocess",
+            f"highly correlated: {row.a} ~ {row.b}",
+            1,
+            f"r = {row.r:+.2f}",
+        )
+        for row in pre.correlated_pairs_.itertuples(index=False)
+    ]
+    return rows
+
+
+def fit_matrix(
+    config: Mapping[str, Any], features: pd.DataFrame
+) -> tuple[preprocess.Preprocessor, pd.DataFrame, pd.DataFrame]:
+    """Fit the preprocessor on ``features`` and transform them (the fitting part).
+
+    Returns
+    -------
+    preprocessor : Preprocessor
+        Fitted with the ``preprocess`` section of the config.
+    matrix : DataFrame
+        float64, same index as ``features``.
+    notes : DataFrame
+        Dropped columns (constant, id-like, near-duplicate) and flagged pairs.
+    """
+    pre = preprocess.Preprocessor(**config["preprocess"]).set_output(transform="pandas")
+    pre.fit(features)
+    matrix = pre.transform(features)
+    if not isinstance(matrix, pd.DataFrame):
+        matrix = pd.DataFrame(matrix, columns=pre.feature_names_out_)
+    matrix = matrix.astype("float64")
+    matrix.index = features.index
+    matrix.columns = [str(c) for c in matrix.columns]
+    return pre, matrix, _notes_frame(_preprocess_notes(pre))

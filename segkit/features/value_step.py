@@ -1,0 +1,131 @@
+"""The ``value`` step: customer lifetime value per customer, checked on the holdout.
+
+Runs after ``features`` (notebook 02 shows the value distribution, 04 the holdout
+check, 05 the value per segment). Writes to ``artifacts/``:
+
+=========================  =====================================================
+``values.parquet``         per customer (index ``customer_id``):
+                           :data:`segkit.features.clv.VALUE_COLUMNS`
+``clv_parameters.csv``     fitted parameters (model, parameter, estimate, low,
+                           high; intervals only with ``value.method: mcmc``)
+``clv_holdout.csv``        predicted vs actual purchases and revenue over the
+                           holdout horizon, model beside the naive baseline
+``clv_calibration.csv``    deciles of predicted purchases: mean predicted vs
+                           mean actual
+``value.json``             settings, sizes, seconds, or why the step skipped
+=========================  =====================================================
+
+Attribute-only runs (no transactions) and runs whose history is too short or
+holds too little repeat buying skip the step: ``value.json`` says why in one
+sentence and no other value artifact is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from segkit.exceptions import DataError
+from segkit.features import clv
+
+if TYPE_CHECKING:
+    from segkit.context import RunContext
+
+__all__ = ["run", "value_available"]
+
+logger = logging.getLogger(__name__)
+
+
+def value_available(ctx: RunContext) -> bool:
+    """True when the run has customer-lifetime-value artifacts."""
+    return ctx.has("values.parquet")
+
+
+def _skip(ctx: RunContext, reason: str) -> dict[str, Any]:
+    for name in ("values.parquet", "clv_parameters.csv", "clv_holdout.csv"):
+        ctx.artifact(name).unlink(missing_ok=True)
+    record = {"available": False, "reason": reason}
+    ctx.save_json("value.json", record)
+    logger.info("value step skipped: %s", reason)
+    return record
+
+
+def _as_of(ctx: RunContext, transactions: pd.DataFrame) -> pd.Timestamp:
+    if ctx.has("data_summary.json"):
+        summary = ctx.load_json("data_summary.json")
+        if summary.get("as_of"):
+            return pd.Timestamp(summary["as_of"])
+    if ctx.config["as_of"] is not None:
+        return pd.Timestamp(ctx.config["as_of"])
+    return pd.to_datetime(transactions["timestamp"]).max().normalize() + pd.Timedelta(
+        days=1
+    )
+
+
+def run(ctx: RunContext) -> dict[str, Any]:
+    """Fit CLV on the clean transactions, predict per customer, check the holdout."""
+    settings = ctx.config["value"]
+    if not settings["enabled"]:
+        return _skip(ctx, "customer lifetime value is switched off (value.enabled)")
+    if not ctx.has_transactions or not ctx.has("transactions.parquet"):
+        return _skip(
+            ctx,
+            "this run has no transactions, so there is no purchase history to "
+            "estimate customer lifetime value from",
+        )
+    transactions = ctx.load_frame("transactions.parquet")
+    as_of = _as_of(ctx, transactions)
+    horizon = settings["horizon_days"] or ctx.config["validation"]["horizon_days"]
+    try:
+        inputs = clv.clv_inputs(transactions, as_of=as_of)
+        fit = clv.fit_clv(inputs, method=settings["method"], seed=ctx.seed)
+        values = clv.predict_value(
+            fit,
+            inputs,
+            horizon_days=horizon,
+            clv_months=settings["clv_months"],
+            discount_rate=settings["discount_rate"],
+            risk_threshold=settings["risk_threshold"],
+        )
+        check = clv.holdout_check(
+            transactions,
+            as_of=as_of,
+            horizon_days=horizon,
+            method=settings["method"],
+            seed=ctx.seed,
+        )
+    except DataError as exc:
+        return _skip(ctx, f"customer lifetime value was not estimated: {exc}")
+    values.index.name = "customer_id"
+    ctx.save_frame("values.parquet", values)
+    ctx.save_frame("clv_parameters.csv", fit.parameters)
+    ctx.save_frame("clv_holdout.csv", check["table"])
+    ctx.save_frame("clv_calibration.csv", check["calibration"])
+    record = {
+        "available": True,
+        "method": fit.method,
+        "as_of": as_of.date().isoformat(),
+        "horizon_days": int(horizon),
+        "clv_months": settings["clv_months"],
+        "discount_rate": settings["discount_rate"],
+        "risk_threshold": settings["risk_threshold"],
+        "customers": fit.customers,
+        "repeat_buyers": fit.repeat_buyers,
+        "fit_seconds": fit.seconds,
+        "holdout": {
+            "t0": check["t0"].isoformat(),
+            "customers": check["customers"],
+        },
+        "totals": {
+            "clv": float(values["clv"].sum()),
+            "expected_revenue": float(values["expected_revenue"].sum()),
+            "at_risk_customers": int(values["at_risk"].sum()),
+            "revenue_at_risk": float(
+                values.loc[values["at_risk"], "run_rate_revenue"].sum()
+            ),
+        },
+    }
+    ctx.save_json("value.json", record)
+    return record
