@@ -14,10 +14,23 @@ import copy
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
-from segkit.config_messages import SEGKIT_ERROR, child, children, closest
+from segkit.config_messages import (
+    SEGKIT_ERROR,
+    child,
+    children,
+    closest,
+    error_lines,
+)
 from segkit.exceptions import ConfigError
 
 __all__ = [
@@ -30,7 +43,18 @@ __all__ = [
     "as_text",
     "as_list",
     "apply_dotted",
+    "field_default",
 ]
+
+
+def field_default(model: type[BaseModel], name: str) -> Any:
+    """The default of field ``name`` of a config model (the one place it is set).
+
+    Estimators whose keyword defaults follow the config read them from here, so a
+    default is never written twice.
+    """
+    info = model.model_fields[name]
+    return info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
 
 
 def segkit_error(message: str) -> PydanticCustomError:
@@ -74,6 +98,21 @@ class Section(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, validate_default=True
     )
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any] | None) -> Any:
+        """``value`` as this section: itself if it is one, else validated.
+
+        Functions that take a section also accept a plain mapping (tests, notebooks);
+        the missing keys get the model's defaults, so no caller restates them.
+        """
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls.model_validate(dict(value or {}))
+        except ValidationError as exc:
+            lines = error_lines(cls, exc.errors())
+            raise ConfigError(f"{cls.__name__}: " + "; ".join(lines)) from None
 
     def __getitem__(self, key: str) -> Any:
         if key in type(self).model_fields:

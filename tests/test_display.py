@@ -34,3 +34,23 @@ def test_note_renders_as_markdown_and_stays_a_string():
     assert note == "**bold**"
     assert isinstance(note, str)
     assert note._repr_markdown_() == "**bold**"
+
+
+def test_report_figure_png_is_twice_its_css_size_with_the_title_as_alt_text():
+    fig = ReportFigure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.plot([0, 1], [1, 0])
+    ax.set_title("Customers  per\nsegment")
+    bundle, metadata = fig._repr_mimebundle_()
+    data, meta = bundle["image/png"], metadata["image/png"]
+    width = int.from_bytes(data[16:20], "big")
+    assert meta["width"] == round(width / 2)
+    assert meta["alt"] == "Customers per segment"
+
+
+def test_report_figure_alt_text_prefers_the_suptitle_and_has_a_fallback():
+    fig = ReportFigure()
+    fig.subplots(1, 2)
+    assert fig.alt_text() == "Figure"
+    fig.suptitle("Two panels")
+    assert fig.alt_text() == "Two panels"

@@ -158,3 +158,34 @@ def test_importing_segkit_loads_no_stage():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+#: Hard cap on a module's length; the goal is ~500 lines (split past it where one
+#: job per module reads better), this cap only stops a module from growing on.
+MAX_MODULE_LINES = 600
+
+
+def _too_long(paths, limit: int, root: Path) -> list[str]:
+    out = []
+    for path in paths:
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > limit:
+            out.append(f"{path.relative_to(root)}: {n} lines")
+    return out
+
+
+def test_every_module_stays_under_the_line_cap():
+    bad = _too_long(_modules().values(), MAX_MODULE_LINES, PACKAGE.parent)
+    assert not bad, (
+        f"modules over {MAX_MODULE_LINES} lines (aim for ~500; split by job):\n"
+        + "\n".join(bad)
+    )
+
+
+def test_the_line_cap_catches_a_long_module(tmp_path):
+    long = tmp_path / "long.py"
+    long.write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    short = tmp_path / "short.py"
+    short.write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    found = _too_long([long, short], MAX_MODULE_LINES, tmp_path)
+    assert found == [f"long.py: {MAX_MODULE_LINES + 1} lines"]

@@ -36,6 +36,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from segkit.clustering.reduce import REPRESENTATIONS
 from segkit.clustering.sampling import nearest_centre
+from segkit.config_base import field_default
+from segkit.config_sections import ALGORITHMS, ClusteringSettings
 from segkit.exceptions import ConfigError, DataError, ModelError
 
 __all__ = [
@@ -53,20 +55,23 @@ __all__ = [
     "parse_candidate",
 ]
 
-#: Clustering algorithms a model (and ``clustering.algorithms``) can use.
-ALGORITHMS = ("kmeans", "minibatch_kmeans", "gmm", "ward", "hdbscan")
+# ALGORITHMS (what a model and ``clustering.algorithms`` can use) is defined with
+# the config and re-exported here.
 #: Segment id of HDBSCAN noise ("Unassigned").
 NOISE = -1
 
-#: Settings :func:`make_clusterer` accepts, with their defaults (the single source
-#: of these defaults; ``SegmentationModel`` uses them as its keyword defaults).
+#: Settings :func:`make_clusterer` accepts, with their defaults (``SegmentationModel``
+#: uses them as its keyword defaults). Those the config also sets come from
+#: :class:`segkit.config.ClusteringSettings`, so each default is written once.
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "n_init": 10,  # k-means restarts
-    "gmm_n_init": 3,  # Gaussian-mixture EM restarts (best likelihood kept)
+    "n_init": field_default(ClusteringSettings, "n_init"),  # k-means restarts
+    # Gaussian-mixture EM restarts (best likelihood kept)
+    "gmm_n_init": field_default(ClusteringSettings, "gmm_n_init"),
     "batch_size": 4096,  # MiniBatchKMeans
-    "ward_sample": 10_000,  # Ward is quadratic: tree on at most this many rows
+    # Ward is quadratic: tree on at most this many rows
+    "ward_sample": field_default(ClusteringSettings, "ward_sample"),
     "min_cluster_size": None,  # HDBSCAN; None: min_cluster_share of the rows
-    "min_cluster_share": 0.02,
+    "min_cluster_share": field_default(ClusteringSettings, "hdbscan_min_cluster_share"),
     "min_samples": 10,  # HDBSCAN core-distance neighbours
     "tree_cache": None,  # dict shared by Ward clusterers of one grid
 }

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.utils import check_array
 
@@ -41,8 +38,12 @@ from segkit.clustering.algorithms import (
     make_clusterer,
     parse_candidate,
 )
+from segkit.clustering.model_file import FORMAT_VERSION, load_model, save_model
 from segkit.clustering.reduce import Reducer
 from segkit.clustering.sampling import stratified_sample, thread_limit
+from segkit.columns import numeric_columns
+from segkit.config_sections import ClusteringSettings
+from segkit.display import segment_name
 from segkit.exceptions import ModelError, NotFittedError
 
 __all__ = [
@@ -55,8 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Version of the saved-model layout; bump when it changes.
-FORMAT_VERSION = 2
 
 _REDUCER = Reducer().get_params()
 _CLUSTERER_KEYS = (
@@ -78,26 +77,21 @@ _CONFIG_KEYS = {
     "umap_components": "umap_components",
     "umap_neighbors": "umap_neighbors",
     "hdbscan_min_cluster_share": "min_cluster_share",
-    "hdbscan_min_samples": "min_samples",
 }
 
 
-def settings_from_config(clustering: Mapping[str, Any]) -> dict[str, Any]:
+def settings_from_config(
+    clustering: ClusteringSettings | Mapping[str, Any],
+) -> dict[str, Any]:
     """SegmentationModel keyword settings from a config's ``clustering`` section.
 
-    Only keys the section holds are returned (the others keep the model's
-    defaults): ``n_init``, ``gmm_n_init``, ``fit_sample``, ``ward_sample``,
-    ``pca_variance``, ``umap_components``, ``umap_neighbors``,
-    ``hdbscan_min_cluster_share`` (-> ``min_cluster_share``) and
-    ``hdbscan_min_samples`` (-> ``min_samples``).
+    ``n_init``, ``gmm_n_init``, ``fit_sample``, ``ward_sample``, ``pca_variance``,
+    ``umap_components``, ``umap_neighbors`` and ``hdbscan_min_cluster_share``
+    (-> ``min_cluster_share``). A plain mapping gets the
+    :class:`~segkit.config.ClusteringSettings` defaults for the keys it lacks.
     """
-    out: dict[str, Any] = {}
-    for key, keyword in _CONFIG_KEYS.items():
-        try:
-            out[keyword] = clustering[key]
-        except KeyError:
-            continue
-    return out
+    section = ClusteringSettings.of(clustering)
+    return {keyword: section[key] for key, keyword in _CONFIG_KEYS.items()}
 
 
 def _n_rows(features: Any) -> int:
@@ -108,21 +102,6 @@ def _n_rows(features: Any) -> int:
         return len(features)
     except TypeError:  # array-likes with only __array__
         return int(np.asarray(features).shape[0])
-
-
-def _versions() -> dict[str, str]:
-    import hdbscan
-
-    return {
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "hdbscan": getattr(hdbscan, "__version__", "unknown"),
-    }
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -264,13 +243,7 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ names
     def segment_name(self, segment_id: int) -> str:
         """Display name of a segment: its name, "Unassigned" for -1, else "Segment <id>"."""
-        segment_id = int(segment_id)
-        named = {int(k): str(v) for k, v in dict(self.names or {}).items()}
-        if segment_id in named:
-            return named[segment_id]
-        if segment_id == NOISE:
-            return "Unassigned"
-        return f"Segment {segment_id}"
+        return segment_name(self.names, segment_id)
 
     # --------------------------------------------------------------- helpers
     def clusterer_settings(self) -> dict[str, Any]:
@@ -330,8 +303,7 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
                 ]
             else:
                 self.preprocessor_ = None
-                numeric = features.select_dtypes(include=["number", "bool"])
-                used = [str(c) for c in numeric.columns]
+                used = [str(c) for c in numeric_columns(features)]
             self.n_features_in_ = len(used)
             if named:
                 self.feature_names_in_ = np.asarray(used, dtype=object)
@@ -466,52 +438,9 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
     def save(self, path: str | Path) -> Path:
         """Write the fitted model (joblib, with format and library versions)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = {"format_version": FORMAT_VERSION, "versions": _versions()}
-        with path.open("wb") as handle:
-            pickle.dump(header, handle)
-            joblib.dump(self, handle)
-        return path
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> SegmentationModel:
         """Read a model written by :meth:`save`; refuse incompatible versions."""
-        path = Path(path)
-        if not path.exists():
-            raise ModelError(
-                f"model file {str(path)!r} not found; run the compare step "
-                "(notebook 03) to write artifacts/model.joblib"
-            )
-        with path.open("rb") as handle:
-            try:
-                header = pickle.load(handle)
-            except Exception as exc:
-                raise ModelError(
-                    f"{str(path)!r} is not a segkit model file ({exc}); "
-                    "re-create it with SegmentationModel.save"
-                ) from None
-            if not isinstance(header, dict) or "format_version" not in header:
-                raise ModelError(
-                    f"{str(path)!r} is not a segkit model file; "
-                    "re-create it with SegmentationModel.save"
-                )
-            if header["format_version"] != FORMAT_VERSION:
-                raise ModelError(
-                    f"{str(path)!r} has model format {header['format_version']}, this "
-                    f"segkit reads format {FORMAT_VERSION}; refit the model"
-                )
-            saved, now = header["versions"], _versions()
-            for lib in ("sklearn", "hdbscan"):
-                if _minor(saved.get(lib, "")) != _minor(now[lib]):
-                    raise ModelError(
-                        f"{str(path)!r} was saved with {lib} {saved.get(lib)} but "
-                        f"{now[lib]} is installed; refit the model (segkit report) or "
-                        f"install {lib}=={saved.get(lib)}"
-                    )
-            model = joblib.load(handle)
-        if not isinstance(model, cls):
-            raise ModelError(
-                f"{str(path)!r} holds a {type(model).__name__}, not a model"
-            )
-        return model
+        return load_model(path, cls)

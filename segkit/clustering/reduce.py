@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
 
 from segkit.clustering.sampling import stratified_sample
+from segkit.config_base import field_default
+from segkit.config_sections import REPRESENTATIONS, ClusteringSettings
 from segkit.exceptions import ConfigError
 
 __all__ = [
@@ -46,8 +49,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Representation names a config may list under ``clustering.representations``.
-REPRESENTATIONS = ("scaled", "pca", "umap")
+# REPRESENTATIONS (names a config may list under ``clustering.representations``)
+# is defined with the config and re-exported here.
 
 
 def numba_cache_dir() -> Path:
@@ -125,9 +128,9 @@ class Reducer(TransformerMixin, BaseEstimator):
         self,
         representation: str = "scaled",
         *,
-        pca_variance: float = 0.9,
-        umap_components: int = 5,
-        umap_neighbors: int = 30,
+        pca_variance: float = field_default(ClusteringSettings, "pca_variance"),
+        umap_components: int = field_default(ClusteringSettings, "umap_components"),
+        umap_neighbors: int = field_default(ClusteringSettings, "umap_neighbors"),
         random_state: int = 0,
     ) -> None:
         self.representation = representation
@@ -201,27 +204,32 @@ class Reducer(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=index, columns=columns)
 
 
-def make_reducer(representation: str, clustering: Any, seed: int) -> Reducer:
+def make_reducer(
+    representation: str,
+    clustering: ClusteringSettings | Mapping[str, Any],
+    seed: int,
+) -> Reducer:
     """A :class:`Reducer` with the settings of a config's ``clustering`` section.
 
-    ``pca_variance``, ``umap_components`` and ``umap_neighbors`` are read where the
-    section holds them; the others keep the :class:`Reducer` defaults.
+    ``pca_variance``, ``umap_components`` and ``umap_neighbors``; a plain mapping
+    gets the :class:`~segkit.config.ClusteringSettings` defaults for keys it lacks.
     """
-    given = {}
-    for key in ("pca_variance", "umap_components", "umap_neighbors"):
-        try:
-            given[key] = clustering[key]
-        except KeyError:
-            continue
-    return Reducer(representation, random_state=seed, **given)
+    section = ClusteringSettings.of(clustering)
+    return Reducer(
+        representation,
+        pca_variance=section.pca_variance,
+        umap_components=section.umap_components,
+        umap_neighbors=section.umap_neighbors,
+        random_state=seed,
+    )
 
 
 def map_embedding(
     matrix: pd.DataFrame,
     *,
     method: str = "umap",
-    sample: int = 5000,
-    neighbors: int = 30,
+    sample: int = field_default(ClusteringSettings, "map_sample"),
+    neighbors: int = field_default(ClusteringSettings, "umap_neighbors"),
     seed: int = 0,
 ) -> pd.DataFrame:
     """A 2-D map of (a stratified sample of) customers for plots.

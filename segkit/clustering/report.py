@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from segkit.clustering.metrics import elbow
 from segkit.clustering.recommend import silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
+from segkit.display import segment_name
 from segkit.exceptions import SchemaError
 
 __all__ = [
@@ -305,7 +306,7 @@ def near_miss_table(scored: pd.DataFrame, recommendation: dict[str, Any]) -> Tab
                 "silhouette": part["silhouette"].round(2),
                 "CH": part["calinski_harabasz"].round(0),
                 "why not chosen": [
-                    r if r else "qualified; lower Calinski-Harabasz than the winner"
+                    r if r else "qualified; lower silhouette than the winner"
                     for r in part["reason"].fillna("")
                 ],
             }
@@ -441,9 +442,7 @@ def segment_map(
     for segment, part in data.groupby("segment"):
         segment = int(segment)
         colour = _colour(segment)
-        label = names.get(
-            segment, "Unassigned" if segment == -1 else f"Segment {segment}"
-        )
+        label = segment_name(names, segment)
         ax.scatter(part["x"], part["y"], s=6, alpha=0.6, color=colour, label=label)
     ax.set_xticks([])
     ax.set_yticks([])

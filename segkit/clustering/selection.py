@@ -26,7 +26,7 @@ Refits cost far more, so they are spent only where they decide:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -43,6 +43,7 @@ from segkit.clustering.stability import (
     bootstrap_stability,
     prediction_strength_folds,
 )
+from segkit.config_sections import ClusteringSettings
 from segkit.exceptions import DataError
 
 __all__ = [
@@ -129,10 +130,17 @@ class SelectionSettings:
     stability_tolerance: float
 
 
-def selection_settings(clustering: Any) -> SelectionSettings:
-    """:class:`SelectionSettings` from the config's ``clustering`` section."""
+def selection_settings(
+    clustering: ClusteringSettings | Mapping[str, Any],
+) -> SelectionSettings:
+    """:class:`SelectionSettings` from the config's ``clustering`` section.
+
+    A plain mapping gets the :class:`~segkit.config.ClusteringSettings` defaults for
+    the keys it lacks.
+    """
+    section = ClusteringSettings.of(clustering)
     return SelectionSettings(
-        **{spec.name: clustering[spec.name] for spec in fields(SelectionSettings)}
+        **{spec.name: section[spec.name] for spec in fields(SelectionSettings)}
     )
 
 
@@ -183,6 +191,7 @@ def screen(table: pd.DataFrame, clustering: Any) -> pd.DataFrame:
         number of segments, 1 best) and ``finalist`` (bool).
     """
     settings = selection_settings(clustering)
+    limits = ClusteringSettings.of(clustering)
     out = table.copy()
     out["r2"] = between_share(out)
     reasons = []
@@ -192,22 +201,21 @@ def screen(table: pd.DataFrame, clustering: Any) -> pd.DataFrame:
             why.append("reference baseline")
         if row.n_segments < 2:
             why.append(f"only {row.n_segments} segment")
-        if row.n_segments > clustering["max_segments"]:
-            why.append(f"{row.n_segments} segments > max {clustering['max_segments']}")
-        if not row.smallest_share >= clustering["min_segment_share"]:
+        if row.n_segments > limits.max_segments:
+            why.append(f"{row.n_segments} segments > max {limits.max_segments}")
+        if not row.smallest_share >= limits.min_segment_share:
             why.append(
                 f"smallest segment {row.smallest_share:.1%} < "
-                f"{clustering['min_segment_share']:.0%}"
+                f"{limits.min_segment_share:.0%}"
             )
-        if row.largest_share > clustering["max_segment_share"]:
+        if row.largest_share > limits.max_segment_share:
             why.append(
                 f"largest segment {row.largest_share:.0%} > "
-                f"{clustering['max_segment_share']:.0%}"
+                f"{limits.max_segment_share:.0%}"
             )
-        if row.noise_share > clustering["max_noise_share"]:
+        if row.noise_share > limits.max_noise_share:
             why.append(
-                f"{row.noise_share:.0%} unassigned > "
-                f"{clustering['max_noise_share']:.0%}"
+                f"{row.noise_share:.0%} unassigned > {limits.max_noise_share:.0%}"
             )
         if not np.isfinite(row.silhouette) or not np.isfinite(row.calinski_harabasz):
             why.append("no separation score")

@@ -57,7 +57,7 @@ def map_method(clustering: dict[str, Any]) -> str:
 
 
 def _as_of(ctx: RunContext) -> dt.date | None:
-    as_of = ctx.config.get("as_of")
+    as_of = ctx.config["as_of"]
     if as_of is None:
         try:
             from segkit.features.step import resolve_as_of
@@ -68,8 +68,27 @@ def _as_of(ctx: RunContext) -> dt.date | None:
     return as_of
 
 
+def _refuse_value_features(ctx: RunContext) -> None:
+    """``value.as_features`` is not served yet: say so instead of ignoring it.
+
+    CLV and probability alive could be appended to ``matrix.parquet`` here, but the
+    validation step rebuilds the features at ``t0`` (``segkit.features.step.build``)
+    to test the segments on the next horizon, and that rebuild would need the CLV
+    estimated at ``t0`` too; today's CLV would leak the horizon. The join belongs
+    in the features step.
+    """
+    if ctx.config["value"]["as_features"]:
+        raise ConfigError(
+            "value.as_features is true, but CLV features are not available to the "
+            "clustering yet: the validation rebuilds the features as of t0 and has "
+            "no CLV known at t0 to rebuild them with; set value.as_features: false "
+            "(CLV still appears per segment in 05 and as the CLV tiers baseline)"
+        )
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Compare the grid, write the leaderboard and fit the chosen model."""
+    _refuse_value_features(ctx)
     clustering = ctx.config["clustering"]
     seed = ctx.seed
     matrix = ctx.load_frame("matrix.parquet")

@@ -32,19 +32,21 @@ its ledger row removes 0 lines and says why, and :attr:`CleanResult.notes` says 
 too (returns are then found by ``negative_quantity`` alone).
 
 :func:`default_as_of` is the one definition of the default analysis date (the day
-after the last transaction) for pandas frames; the features stage has the same rule
-for Parquet files and Ibis tables (``segkit.features.behaviour``).
+after the last transaction), for pandas frames, Parquet files and Ibis tables alike;
+every later stage imports it from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from segkit.config_sections import CleaningSettings
 from segkit.data.io import order_ids
 from segkit.exceptions import DataError
 
@@ -166,7 +168,7 @@ def _product_mask(
 def clean_transactions(
     transactions: pd.DataFrame,
     *,
-    rules: dict[str, Any],
+    rules: CleaningSettings | Mapping[str, Any],
     as_of: dt.date | None = None,
     min_customers: int = 2,
 ) -> CleanResult:
@@ -179,8 +181,9 @@ def clean_transactions(
         ``customer_id, timestamp, quantity, unit_price, amount``; ``order_id`` when
         the source has one (without it, orders are formed per customer and
         timestamp and the ``cancellations`` rule is skipped, see the module notes).
-    rules : dict
-        The config's ``cleaning`` section.
+    rules : CleaningSettings or mapping
+        The config's ``cleaning`` section; a plain mapping gets the defaults of
+        :class:`segkit.config.CleaningSettings` for the keys it lacks.
     as_of : date, optional
         Analysis date; lines on or after it are removed. Default: the day after the
         last transaction.
@@ -216,6 +219,7 @@ def clean_transactions(
             "set as_of in the config to a date after the data starts, or remove it to "
             "use the day after the last transaction"
         )
+    rules = CleaningSettings.of(rules)
     frame = transactions.copy()
     notes: list[str] = []
     has_order_id = "order_id" in frame.columns
@@ -240,7 +244,7 @@ def clean_transactions(
         description: str | None = None,
     ) -> None:
         nonlocal frame
-        if not rules.get(rule, True):
+        if not rules[rule]:
             return
         mask = mask.fillna(False).astype(bool)
         removed = frame[mask]
@@ -257,7 +261,7 @@ def clean_transactions(
         frame = frame[~mask]
 
     remove("missing_customer_id", frame["customer_id"].isna())
-    prefix = str(rules.get("cancellation_prefix") or "")
+    prefix = rules.cancellation_prefix
     if has_order_id:
         cancelled = (
             frame["order_id"].str.startswith(prefix)
@@ -268,7 +272,7 @@ def clean_transactions(
     else:
         nothing = pd.Series(False, index=frame.index)
         remove("cancellations", nothing, description=CANCELLATIONS_SKIPPED)
-        if rules.get("cancellations", True):
+        if rules.cancellations:
             notes.append(
                 "Cleaning rule 'cancellations' skipped: without an order id no "
                 "invoice prefix marks a cancellation; returns are the lines with a "
@@ -282,8 +286,8 @@ def clean_transactions(
         "non_product",
         _product_mask(
             frame,
-            list(rules.get("non_product_codes") or []),
-            list(rules.get("non_product_prefixes") or []),
+            rules.non_product_codes,
+            rules.non_product_prefixes,
         ),
     )
     remove("duplicates", frame.duplicated(keep="first"))

@@ -21,14 +21,19 @@ from __future__ import annotations
 import csv
 import logging
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from segkit.config_sources import ReadOptions
 from segkit.exceptions import DataError, InputFileError, SchemaError
+
+if TYPE_CHECKING:
+    from segkit.config import Config
 
 __all__ = [
     "ReadResult",
@@ -172,7 +177,7 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str, decimal: str, dtype
 def read_table(
     path: str | Path,
     *,
-    read: dict[str, Any] | None = None,
+    read: ReadOptions | Mapping[str, Any] | None = None,
     text_columns: list[str] | tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read a CSV (any separator; .gz/.zip), Parquet or Excel file as it is.
@@ -181,7 +186,7 @@ def read_table(
     ----------
     path : str or Path
         The file.
-    read : dict, optional
+    read : ReadOptions or mapping, optional
         Read options from the config: ``sep``, ``encoding``, ``sheet``, ``decimal``.
     text_columns : sequence of str
         Columns read as text (ids), so ``00123`` keeps its zeros.
@@ -192,7 +197,7 @@ def read_table(
         The table and notes on what reading decided.
     """
     path = Path(path)
-    read = read or {}
+    read = ReadOptions.of(read)
     if not path.exists():
         raise InputFileError(
             f"data file {_display(path)} not found; check the path in the config "
@@ -216,7 +221,7 @@ def read_table(
             if col in frame.columns:
                 frame[col] = frame[col].astype("str").where(frame[col].notna())
     elif suffixes and suffixes[-1] in (".xlsx", ".xlsm", ".xls"):
-        sheet = read.get("sheet")
+        sheet = read.sheet
         try:
             frame = pd.read_excel(
                 path, sheet_name=0 if sheet is None else sheet, dtype=dtype
@@ -229,9 +234,9 @@ def read_table(
     else:
         frame, notes, sep = _read_csv(
             path,
-            sep=read.get("sep"),
-            encoding=read.get("encoding") or "utf-8",
-            decimal=read.get("decimal") or ".",
+            sep=read.sep,
+            encoding=read.encoding,
+            decimal=read.decimal,
             dtype=dtype,
         )
         if frame.shape[1] == 1 and len(text_columns) > 1:
@@ -344,7 +349,7 @@ def to_canonical(
     raw: pd.DataFrame,
     columns: dict[str, str],
     *,
-    read: dict[str, Any] | None = None,
+    read: ReadOptions | Mapping[str, Any] | None = None,
     source: str = "transactions",
 ) -> pd.DataFrame:
     """Map a raw transactions table to the canonical columns and types.
@@ -355,7 +360,7 @@ def to_canonical(
         The table as read.
     columns : dict
         Role -> column in ``raw`` (``transactions.columns`` of the config).
-    read : dict, optional
+    read : ReadOptions or mapping, optional
         Read options (``date_format``, ``dayfirst``).
     source : str
         The file name, used in error messages.
@@ -368,7 +373,7 @@ def to_canonical(
         ``quantity``, ``unit_price``, ``amount`` (float64) and any mapped text
         roles. The input is not modified.
     """
-    read = read or {}
+    read = ReadOptions.of(read)
     _check_columns(raw, columns, Path(source), "transactions")
     out = pd.DataFrame(index=raw.index)
     out["customer_id"] = normalise_ids(raw[columns["customer_id"]])
@@ -376,8 +381,8 @@ def to_canonical(
         out["order_id"] = raw[columns["order_id"]].astype("str").str.strip()
     out["timestamp"] = _parse_timestamps(
         raw[columns["timestamp"]],
-        date_format=read.get("date_format"),
-        dayfirst=bool(read.get("dayfirst")),
+        date_format=read.date_format,
+        dayfirst=read.dayfirst,
         where=f"column {columns['timestamp']!r} (role timestamp) of {source}",
     )
     for role in _NUMERIC_ROLES:
@@ -403,27 +408,27 @@ def to_canonical(
     return out
 
 
-def load_transactions(config: dict[str, Any]) -> ReadResult:
+def load_transactions(config: Config) -> ReadResult:
     """Read the config's transactions file and return raw + canonical frames."""
     section = config["transactions"]
     if section is None:
         raise DataError(
-            f"config {config.get('name')!r} has no transactions section; this data set "
+            f"config {config['name']!r} has no transactions section; this data set "
             "is attribute-only"
         )
-    path = Path(section["path"])
-    columns = dict(section["columns"])
+    path = Path(section.path)
+    columns = dict(section.columns)
     text_cols = [
         columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns
     ]
-    raw, notes = read_table(path, read=section["read"], text_columns=text_cols)
-    frame = to_canonical(raw, columns, read=section["read"], source=path.name)
+    raw, notes = read_table(path, read=section.read, text_columns=text_cols)
+    frame = to_canonical(raw, columns, read=section.read, source=path.name)
     if "order_id" not in columns:
         notes.append(ORDER_ID_NOTE)
     return ReadResult(raw=raw, frame=frame, notes=notes)
 
 
-def load_customers(config: dict[str, Any]) -> ReadResult:
+def load_customers(config: Config) -> ReadResult:
     """Read the config's customers table; ``frame`` is indexed by ``customer_id``.
 
     Declared attribute, outcome, birth-year and signup-date columns must exist. A
@@ -431,12 +436,12 @@ def load_customers(config: dict[str, Any]) -> ReadResult:
     """
     section = config["customers"]
     if section is None:
-        raise DataError(f"config {config.get('name')!r} has no customers section")
-    path = Path(section["path"])
-    id_col = section["columns"]["customer_id"]
-    raw, notes = read_table(path, read=section["read"], text_columns=[id_col])
+        raise DataError(f"config {config['name']!r} has no customers section")
+    path = Path(section.path)
+    id_col = section.columns["customer_id"]
+    raw, notes = read_table(path, read=section.read, text_columns=[id_col])
     declared = {"customer_id": id_col}
-    for group, cols in section["attributes"].items():
+    for group, cols in section.attributes.items():
         for col in cols:
             declared[f"attributes.{group}"] = col
             if col not in raw.columns:
@@ -446,9 +451,9 @@ def load_customers(config: dict[str, Any]) -> ReadResult:
                     "remove it from the config"
                 )
     for key in ("birth_year", "signup_date"):
-        if section.get(key):
+        if section[key]:
             declared[key] = section[key]
-    for col in section.get("outcomes") or []:
+    for col in section.outcomes:
         declared["outcomes"] = col
     _check_columns(raw, declared, path, "customers")
     frame = raw.copy()
@@ -471,12 +476,12 @@ def load_customers(config: dict[str, Any]) -> ReadResult:
     frame = frame.assign(customer_id=ids).dropna(subset=["customer_id"])
     frame = frame.drop(columns=[id_col]) if id_col != "customer_id" else frame
     frame = frame.set_index("customer_id")
-    if section.get("signup_date"):
-        col = section["signup_date"]
+    if section.signup_date:
+        col = section.signup_date
         frame[col] = _parse_timestamps(
             frame[col],
-            date_format=section["read"].get("date_format"),
-            dayfirst=bool(section["read"].get("dayfirst")),
+            date_format=section.read.date_format,
+            dayfirst=section.read.dayfirst,
             where=f"column {col!r} (customers.signup_date) of {path.name}",
         )
     return ReadResult(raw=raw, frame=frame, notes=notes)

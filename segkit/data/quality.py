@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit.columns import is_numeric
+from segkit.config_base import field_default
+from segkit.config_sections import QualitySettings
 from segkit.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -81,12 +84,6 @@ _NAME_PATTERNS: tuple[tuple[str, str], ...] = (
 _EMAIL_VALUE = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
 _PHONE_VALUE = re.compile(r"^\+?\(?\d{1,4}\)?(?:[\s.-]?\(?\d{2,5}\)?){1,5}$")
 _DATE_VALUE = re.compile(r"^(19|20)\d{2}[-/.]?[01]\d[-/.]?[0-3]\d\b")
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-        series
-    )
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -188,7 +185,7 @@ def quality_profile(
     *,
     roles: Mapping[str, str] | None = None,
     pii: Mapping[str, str] | None = None,
-    outlier_iqr: float = 3.0,
+    outlier_iqr: float = field_default(QualitySettings, "outlier_iqr"),
     n_examples: int = 3,
 ) -> pd.DataFrame:
     """Profile every column of a raw table.
@@ -244,7 +241,7 @@ def quality_profile(
             examples = _examples(series, n_examples)
         outliers = np.nan
         share = np.nan
-        if _is_numeric(series):
+        if is_numeric(series, bool_counts=False):
             outliers = _outliers(series, outlier_iqr)
             present = n_rows - missing
             share = outliers / present if present else 0.0

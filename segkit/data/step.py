@@ -30,23 +30,23 @@ def _transactions(
     ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]
 ) -> None:
     config = ctx.config
-    section = config["transactions"]
+    section = config.transactions
     read = load_transactions(config)
     raw, frame = read.raw, read.frame
-    found = quality.detect_pii(raw, declared=list(config["quality"]["pii_columns"]))
+    found = quality.detect_pii(raw, declared=list(config.quality.pii_columns))
     pii.update({f"transactions.{col}": kind for col, kind in found.items()})
     profile = quality.quality_profile(
         raw,
-        roles=section["columns"],
+        roles=section.columns,
         pii=found,
-        outlier_iqr=config["quality"]["outlier_iqr"],
+        outlier_iqr=config.quality.outlier_iqr,
     )
     ctx.save_frame("quality.csv", profile)
     ctx.save_json("duplicates.json", quality.duplicate_summary(raw))
-    as_of = config["as_of"] or default_as_of(frame)
-    result = clean_transactions(frame, rules=config["cleaning"], as_of=as_of)
+    as_of = config.as_of or default_as_of(frame)
+    result = clean_transactions(frame, rules=config.cleaning, as_of=as_of)
     # Personal-data columns never reach the artifacts (the id role is kept: it is the key).
-    personal = {role for role, col in section["columns"].items() if col in found}
+    personal = {role for role, col in section.columns.items() if col in found}
     keep = [
         c for c in result.transactions.columns if c not in personal - {"customer_id"}
     ]
@@ -54,7 +54,7 @@ def _transactions(
     ctx.save_frame("returns.parquet", result.returns[keep])
     ctx.save_frame("ledger.csv", result.ledger)
     clean = result.transactions
-    path = Path(section["path"])
+    path = Path(section.path)
     summary.update(
         {
             "source_file": path.name,
@@ -70,7 +70,7 @@ def _transactions(
             "last_date": frame["timestamp"].max().date().isoformat(),
             "as_of": result.as_of.isoformat(),
             "as_of_source": "config"
-            if config["as_of"]
+            if config.as_of
             else "day after the last transaction",
             "rows_missing_customer": int(frame["customer_id"].isna().sum()),
             "kept_rows": len(clean),
@@ -87,24 +87,22 @@ def _customers(
     ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]
 ) -> pd.DataFrame:
     config = ctx.config
-    section = config["customers"]
+    section = config.customers
     read = load_customers(config)
-    found = quality.detect_pii(
-        read.raw, declared=list(config["quality"]["pii_columns"])
-    )
+    found = quality.detect_pii(read.raw, declared=list(config.quality.pii_columns))
     pii.update({f"customers.{col}": kind for col, kind in found.items()})
     profile = quality.quality_profile(
         read.raw,
-        roles={"customer_id": section["columns"]["customer_id"]},
+        roles={"customer_id": section.columns["customer_id"]},
         pii=found,
-        outlier_iqr=config["quality"]["outlier_iqr"],
+        outlier_iqr=config.quality.outlier_iqr,
     )
     ctx.save_frame("quality_customers.csv", profile)
-    declared = {c for cols in section["attributes"].values() for c in cols}
+    declared = {c for cols in section.attributes.values() for c in cols}
     personal = [c for c in found if c in read.frame.columns and c not in declared]
     customers = read.frame.drop(columns=personal)
     ctx.save_frame("customers.parquet", customers)
-    path = Path(section["path"])
+    path = Path(section.path)
     summary.update(
         {
             "customers_file": path.name,
@@ -124,21 +122,21 @@ def _customers(
 def run(ctx: RunContext) -> dict[str, Any]:
     """Read, profile and clean the config's data; write the data artifacts."""
     config = ctx.config
-    summary: dict[str, Any] = {"name": config["name"]}
+    summary: dict[str, Any] = {"name": config.name}
     pii: dict[str, str] = {}
     customers = None
     if ctx.has_transactions:
         _transactions(ctx, summary, pii)
     if ctx.has_customers:
         customers = _customers(ctx, summary, pii)
-    gate = config["quality"]
+    gate = config.quality
     clean = ctx.load_frame("transactions.parquet") if ctx.has_transactions else None
     table = quality.sufficiency(
         clean,
         customers=customers,
-        min_customers=gate["min_customers"],
-        min_history_days=gate["min_history_days"],
-        min_repeat_share=gate["min_repeat_share"],
+        min_customers=gate.min_customers,
+        min_history_days=gate.min_history_days,
+        min_repeat_share=gate.min_repeat_share,
     )
     ctx.save_frame("sufficiency.csv", table)
     summary["sufficient"] = bool(table["passed"].all())

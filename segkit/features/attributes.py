@@ -35,7 +35,10 @@ from typing import Any
 
 import pandas as pd
 
-from segkit.config import ATTRIBUTE_GROUPS
+from segkit.columns import is_numeric
+from segkit.config_base import field_default
+from segkit.config_sections import FeatureSettings
+from segkit.config_sources import ATTRIBUTE_GROUPS
 from segkit.exceptions import ConfigError, SchemaError
 
 __all__ = ["attribute_features", "AGE_RANGE", "NOTE_COLUMNS"]
@@ -205,7 +208,7 @@ def _parse_dates(series: pd.Series, date_format: str | None) -> pd.Series:
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+    if is_numeric(series):
         return series.astype("float64")
     if isinstance(series.dtype, pd.CategoricalDtype):
         return None
@@ -315,8 +318,8 @@ def attribute_features(
     as_of: dt.date | None = None,
     birth_year: str | None = None,
     signup_date: str | None = None,
-    top_countries: int = 10,
-    rare_share: float = 0.01,
+    top_countries: int = field_default(FeatureSettings, "top_countries"),
+    rare_share: float = field_default(FeatureSettings, "rare_share"),
     ordinal: Mapping[str, Sequence[str]] | None = None,
     date_format: str | None = None,
     customer_index: pd.Index | None = None,

@@ -45,7 +45,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from segkit.data.clean import default_as_of
 from segkit.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -54,7 +53,6 @@ __all__ = [
     "compute_features",
     "compute_features_with_notes",
     "connect",
-    "default_as_of",
     "feature_definitions",
 ]
 

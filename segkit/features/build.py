@@ -26,18 +26,19 @@ segmentation formed on the outcome it is later validated against proves nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from segkit.columns import is_numeric, numeric_columns
+from segkit.data.clean import default_as_of
 from segkit.exceptions import ConfigError, DataError
 from segkit.features import attributes, preprocess, rfm
-from segkit.features.behaviour import (
-    compute_features_with_notes,
-    default_as_of,
-    feature_definitions,
-)
+from segkit.features.behaviour import compute_features_with_notes, feature_definitions
+
+if TYPE_CHECKING:
+    from segkit.config import Config
+    from segkit.config_sources import CustomersSource
 
 __all__ = [
     "NOTE_COLUMNS",
@@ -74,38 +75,29 @@ def _notes_frame(*parts: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def _section(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    section = config.get("customers")
-    if not section:
-        return None
-    return section
-
-
-def _declared(section: Mapping[str, Any]) -> dict[str, str]:
+def _declared(section: CustomersSource) -> dict[str, str]:
     """Attribute column -> its config key (``customers.attributes.<group>`` ...)."""
     out: dict[str, str] = {}
-    for group, cols in (section.get("attributes") or {}).items():
-        for col in cols or []:
-            out[str(col)] = f"customers.attributes.{group}"
+    for group, cols in section.attributes.items():
+        for col in cols:
+            out[col] = f"customers.attributes.{group}"
     for key in ("birth_year", "signup_date"):
-        if section.get(key):
-            out[str(section[key])] = f"customers.{key}"
+        if section[key]:
+            out[section[key]] = f"customers.{key}"
     return out
 
 
-def _has_attributes(config: Mapping[str, Any]) -> bool:
-    section = _section(config)
-    return section is not None and any(
-        section["attributes"].get(g) for g in section["attributes"]
-    )
+def _has_attributes(config: Config) -> bool:
+    section = config.customers
+    return section is not None and any(section.attributes.values())
 
 
-def _refuse_outcomes(config: Mapping[str, Any]) -> list[str]:
+def _refuse_outcomes(config: Config) -> list[str]:
     """The outcome columns; ConfigError when one is also declared as a feature."""
-    section = _section(config)
+    section = config.customers
     if section is None:
         return []
-    outcomes = [str(c) for c in section.get("outcomes") or []]
+    outcomes = list(section.outcomes)
     declared = _declared(section)
     clash = {c: declared[c] for c in outcomes if c in declared}
     if clash:
@@ -120,22 +112,22 @@ def _refuse_outcomes(config: Mapping[str, Any]) -> list[str]:
 
 
 def _attribute_features(
-    config: Mapping[str, Any],
+    config: Config,
     customers: pd.DataFrame,
     as_of: dt.date | None,
     index: pd.Index | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    section = config["customers"]
+    section = config.customers
     feats, raw_notes = attributes.attribute_features(
         customers,
-        attributes={g: list(c) for g, c in section["attributes"].items()},
+        attributes={g: list(c) for g, c in section.attributes.items()},
         as_of=as_of,
-        birth_year=section.get("birth_year"),
-        signup_date=section.get("signup_date"),
-        top_countries=config["features"]["top_countries"],
-        rare_share=config["features"]["rare_share"],
-        ordinal=config["features"].get("ordinal") or None,
-        date_format=section["read"].get("date_format"),
+        birth_year=section.birth_year,
+        signup_date=section.signup_date,
+        top_countries=config.features.top_countries,
+        rare_share=config.features.rare_share,
+        ordinal=config.features.ordinal or None,
+        date_format=section.read.date_format,
         customer_index=index,
     )
     rows = [
@@ -170,7 +162,7 @@ def _exclude(features: pd.DataFrame, exclude: list[str]) -> pd.DataFrame:
 
 
 def customer_features(
-    config: Mapping[str, Any],
+    config: Config,
     transactions: Any,
     returns: Any,
     customers: pd.DataFrame | None,
@@ -181,7 +173,7 @@ def customer_features(
 
     Parameters
     ----------
-    config : mapping
+    config : Config
         Validated config (sections ``features``, ``customers``).
     transactions : DataFrame, Parquet path or None
         Clean canonical transactions (None for attribute-only data).
@@ -232,7 +224,10 @@ def customer_features(
         parts.append(attr_notes)
         if behaviour is not None:
             numeric_missing = int(
-                attrs.select_dtypes("number").isna().any(axis=1).sum()
+                attrs[numeric_columns(attrs, bool_counts=False)]
+                .isna()
+                .any(axis=1)
+                .sum()
             )
             parts.append(
                 _notes_frame(
@@ -255,13 +250,13 @@ def customer_features(
         features = behaviour
     features.index = features.index.astype("str")
     features.index.name = "customer_id"
-    features = _exclude(features, list(config["features"]["exclude"]))
+    features = _exclude(features, config.features.exclude)
     if features.empty:
         raise DataError("no customer left to describe; check the cleaning ledger")
     return features, _notes_frame(*parts)
 
 
-def rfm_frame(config: Mapping[str, Any], features: pd.DataFrame) -> pd.DataFrame | None:
+def rfm_frame(config: Config, features: pd.DataFrame) -> pd.DataFrame | None:
     """RFM scores and named cells of the customers (None without behaviour columns).
 
     See :func:`segkit.features.rfm.rfm_table`; ``rfm.bins`` and ``rfm.scheme``.
@@ -270,18 +265,16 @@ def rfm_frame(config: Mapping[str, Any], features: pd.DataFrame) -> pd.DataFrame
     if not set(needed) <= set(features.columns):
         return None
     base = features[needed].rename(columns={"recency_days": "recency"})
-    return rfm.rfm_table(
-        base, bins=config["rfm"]["bins"], scheme=config["rfm"]["scheme"]
-    )
+    return rfm.rfm_table(base, bins=config.rfm.bins, scheme=config.rfm.scheme)
 
 
-def definitions(features: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame:
+def definitions(features: pd.DataFrame, config: Config) -> pd.DataFrame:
     """One row per feature: ``name``, ``group``, ``unit``, ``definition``."""
     table = feature_definitions(list(features.columns))
-    section = _section(config)
+    section = config.customers
     groups: dict[str, str] = {}
     if section is not None:
-        for group, cols in section["attributes"].items():
+        for group, cols in section.attributes.items():
             for col in cols:
                 groups[col] = group
     extra = [
@@ -291,7 +284,7 @@ def definitions(features: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFra
                 (g for c, g in groups.items() if column == c or column.startswith(c)),
                 "attribute",
             ),
-            "unit": "" if pd.api.types.is_numeric_dtype(features[column]) else "level",
+            "unit": "" if is_numeric(features[column]) else "level",
             "definition": "From the customers table (see segkit.features.attributes "
             "and the preprocess notes for derived columns, grouping and missing "
             "values).",
@@ -322,7 +315,7 @@ def _preprocess_notes(pre: preprocess.Preprocessor) -> list[dict[str, Any]]:
 
 
 def fit_matrix(
-    config: Mapping[str, Any], features: pd.DataFrame
+    config: Config, features: pd.DataFrame
 ) -> tuple[preprocess.Preprocessor, pd.DataFrame, pd.DataFrame]:
     """Fit the preprocessor on ``features`` and transform them (the fitting part).
 
@@ -335,7 +328,9 @@ def fit_matrix(
     notes : DataFrame
         Dropped columns (constant, id-like, near-duplicate) and flagged pairs.
     """
-    pre = preprocess.Preprocessor(**config["preprocess"]).set_output(transform="pandas")
+    pre = preprocess.Preprocessor(**config.preprocess.to_dict()).set_output(
+        transform="pandas"
+    )
     pre.fit(features)
     matrix = pre.transform(features)
     if not isinstance(matrix, pd.DataFrame):

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from segkit.columns import numeric_columns
 from segkit.features.behaviour import feature_definitions
 
 __all__ = ["near_duplicates", "preference_order"]
@@ -51,7 +52,7 @@ def near_duplicates(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
         a column is kept unless it reaches the threshold with a column already
         kept.
     """
-    numeric = frame.select_dtypes("number")
+    numeric = frame[numeric_columns(frame, bool_counts=False)]
     empty = pd.DataFrame(
         {
             "drop": pd.Series(dtype="str"),

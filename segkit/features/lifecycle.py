@@ -54,12 +54,7 @@ _TENURE = ("tenure_days",)
 
 def settings_of(config: Mapping[str, Any] | None) -> LifecycleSettings:
     """The ``lifecycle`` section of a config (defaults when it has none)."""
-    section = None if config is None else config.get("lifecycle")
-    if section is None:
-        return LifecycleSettings()
-    if isinstance(section, LifecycleSettings):
-        return section
-    return LifecycleSettings.model_validate(dict(section))
+    return LifecycleSettings.of(None if config is None else config.get("lifecycle"))
 
 
 def _column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:

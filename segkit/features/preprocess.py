@@ -33,7 +33,7 @@ the customer index.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ from sklearn.preprocessing import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from segkit.columns import is_numeric, numeric_columns
+from segkit.config_base import field_default
+from segkit.config_sections import PreprocessSettings
 from segkit.exceptions import ConfigError, DataError, NotFittedError, SchemaError
 from segkit.features.dedupe import near_duplicates
 
@@ -59,8 +62,14 @@ __all__ = ["Preprocessor"]
 
 logger = logging.getLogger(__name__)
 
-_SKEW = ("log1p", "yeo-johnson", "none")
-_SCALERS = ("robust", "standard")
+# The settings, their defaults and choices are the config's (one place):
+# :class:`segkit.config.PreprocessSettings`.
+_DEFAULT = {
+    name: field_default(PreprocessSettings, name)
+    for name in PreprocessSettings.model_fields
+}
+_SKEW = get_args(PreprocessSettings.model_fields["skew"].annotation)
+_SCALERS = get_args(PreprocessSettings.model_fields["scaler"].annotation)
 MISSING = "Missing"
 
 
@@ -70,9 +79,7 @@ def _log1p_clipped(values: np.ndarray) -> np.ndarray:
 
 
 def _is_categorical(series: pd.Series) -> bool:
-    return not (
-        pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-    )
+    return not is_numeric(series)
 
 
 def _numeric_or_none(series: pd.Series) -> pd.Series | None:
@@ -137,15 +144,15 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        skew: str = "log1p",
-        skew_threshold: float = 1.0,
-        scaler: str = "robust",
-        near_constant_share: float = 0.99,
-        correlation_threshold: float = 0.9,
-        duplicate_threshold: float | None = 0.9,
-        rare_share: float = 0.01,
-        tied_share: float = 0.25,
-        clip: float | None = 5.0,
+        skew: str = _DEFAULT["skew"],
+        skew_threshold: float = _DEFAULT["skew_threshold"],
+        scaler: str = _DEFAULT["scaler"],
+        near_constant_share: float = _DEFAULT["near_constant_share"],
+        correlation_threshold: float = _DEFAULT["correlation_threshold"],
+        duplicate_threshold: float | None = _DEFAULT["duplicate_threshold"],
+        rare_share: float = _DEFAULT["rare_share"],
+        tied_share: float = _DEFAULT["tied_share"],
+        clip: float | None = _DEFAULT["clip"],
     ) -> None:
         self.skew = skew
         self.skew_threshold = skew_threshold
@@ -212,7 +219,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                     "to preprocess"
                 )
             frame = X
-            numeric = frame.select_dtypes("number")
+            numeric = frame[numeric_columns(frame, bool_counts=False)]
             if numeric.shape[1] and np.isinf(numeric.to_numpy(dtype=float)).any():
                 cols = list(
                     numeric.columns[np.isinf(numeric.to_numpy(dtype=float)).any(0)]

@@ -21,9 +21,9 @@ import joblib
 import pandas as pd
 
 from segkit.context import RunContext
+from segkit.data.clean import default_as_of
 from segkit.features import build as pure
 from segkit.features import lifecycle
-from segkit.features.behaviour import default_as_of
 
 __all__ = ["build", "run", "resolve_as_of"]
 
@@ -102,8 +102,8 @@ def _rfm_notes(table: pd.DataFrame) -> pd.DataFrame:
 
 def resolve_as_of(ctx: RunContext) -> dt.date | None:
     """as_of of a run: the config's, else the data step's, else day after the last line."""
-    if ctx.config["as_of"] is not None:
-        return ctx.config["as_of"]
+    if ctx.config.as_of is not None:
+        return ctx.config.as_of
     if ctx.has("data_summary.json"):
         value = ctx.load_json("data_summary.json").get("as_of")
         if value:

@@ -64,19 +64,35 @@ def value_note(art: Mapping[str, Any], currency: str = "") -> Note:
     if not info.get("available"):
         return Note(f"**No customer lifetime value for this run.** {info['reason']}.")
     totals = info["totals"]
-    return Note(
+    text = (
         f"Customer lifetime value over the next {info['clv_months']} months "
         f"(monthly discount rate {info['discount_rate']:.1%}) was estimated for "
         f"{info['customers']:,} customers with BG/NBD (purchases) and Gamma-Gamma "
         f"(spend, fitted on {info['repeat_buyers']:,} repeat buyers), by "
-        f"{'MAP' if info['method'] == 'map' else 'NUTS'} in {info['fit_seconds']:.1f} s. "
-        f"Total: {currency}{totals['clv']:,.0f}; expected revenue in the next "
-        f"{info['horizon_days']} days {currency}{totals['expected_revenue']:,.0f}. "
-        f"{totals['at_risk_customers']:,} customers are probably no longer active "
-        f"(probability alive below {info['risk_threshold']:.0%}); their run-rate "
-        f"revenue per {info['horizon_days']} days, "
-        f"{currency}{totals['revenue_at_risk']:,.0f}, is the revenue at risk."
+        f"{'MAP' if info['method'] == 'map' else 'NUTS'} in "
+        f"{info['fit_seconds']:.1f} s. Total: {currency}{totals['clv']:,.0f}; "
+        f"expected revenue in the next {info['horizon_days']} days "
+        f"{currency}{totals['expected_revenue']:,.0f}."
     )
+    dropout = totals.get("dropout_per_purchase")
+    if dropout is not None and dropout < 0.01:
+        text = (
+            f"**The purchase model finds almost no dropout in this history** (mean "
+            f"dropout chance after a purchase {dropout:.2%}; mean probability alive "
+            f"{totals['mean_p_alive']:.1%}), so it cannot tell who has left: its "
+            "lifetime values assume everyone keeps buying at their own rate. " + text
+        )
+    by_model = totals.get("at_risk_by_model", totals["at_risk_customers"])
+    silent = totals.get("at_risk_silent_only", 0)
+    text += (
+        f" **Revenue at risk:** {totals['at_risk_customers']:,} customers are at "
+        f"risk ({by_model:,} with a probability alive below "
+        f"{info['risk_threshold']:.0%}, {silent:,} more because they have been "
+        "silent beyond the lifecycle at-risk or lapse threshold); their run-rate "
+        f"revenue per {info['horizon_days']} days is "
+        f"{currency}{totals['revenue_at_risk']:,.0f}."
+    )
+    return Note(text)
 
 
 def parameters_table(art: Mapping[str, Any]) -> Table | Note:
@@ -158,7 +174,7 @@ def holdout_note(art: Mapping[str, Any]) -> Note:
     model = table.xs("BG/NBD + Gamma-Gamma", level="predictor")
     naive = table.xs("naive (last period repeats)", level="predictor")
     parts = []
-    for measure, label in (("purchases", "purchases"), ("revenue", "revenue")):
+    for measure, label in (("purchases", "purchases were"), ("revenue", "revenue was")):
         ratio = model.loc[measure, "ratio"]
         direction = (
             "under-predicted"
@@ -172,7 +188,7 @@ def holdout_note(art: Mapping[str, Any]) -> Note:
             < naive.loc[measure, "mae_per_customer"]
         )
         parts.append(
-            f"{label} were {direction} in total ({ratio:.2f} of actual; naive "
+            f"{label} {direction} in total ({ratio:.2f} of actual; naive "
             f"{naive.loc[measure, 'ratio']:.2f}) and the per-customer error is "
             f"{'lower' if better else 'not lower'} than the naive rule's"
         )

@@ -5,7 +5,9 @@ check, 05 the value per segment). Writes to ``artifacts/``:
 
 =========================  =====================================================
 ``values.parquet``         per customer (index ``customer_id``):
-                           :data:`segkit.features.clv.VALUE_COLUMNS`
+                           :data:`segkit.features.clv.VALUE_COLUMNS` plus
+                           ``lifecycle_state`` and ``risk_source`` (``at_risk``
+                           widened to silent customers, see ``_with_lifecycle``)
 ``clv_parameters.csv``     fitted parameters (model, parameter, estimate, low,
                            high; intervals only with ``value.method: mcmc``)
 ``clv_holdout.csv``        predicted vs actual purchases and revenue over the
@@ -52,6 +54,14 @@ def _skip(ctx: RunContext, reason: str) -> dict[str, Any]:
     return record
 
 
+def _dropout(fit: clv.ClvFit) -> float | None:
+    """Mean dropout probability after a purchase, a / (a + b), of the BG/NBD fit."""
+    table = fit.parameters.set_index("parameter")["estimate"]
+    if {"a", "b"} <= set(table.index):
+        return float(table["a"] / (table["a"] + table["b"]))
+    return None
+
+
 def _as_of(ctx: RunContext, transactions: pd.DataFrame) -> pd.Timestamp:
     if ctx.has("data_summary.json"):
         summary = ctx.load_json("data_summary.json")
@@ -62,6 +72,39 @@ def _as_of(ctx: RunContext, transactions: pd.DataFrame) -> pd.Timestamp:
     return pd.to_datetime(transactions["timestamp"]).max().normalize() + pd.Timedelta(
         days=1
     )
+
+
+#: Lifecycle states (features step) that count as silent for revenue at risk.
+SILENT_STATES = ("at risk", "lapsed")
+
+
+def _with_lifecycle(ctx: RunContext, values: pd.DataFrame) -> pd.DataFrame:
+    """Add the lifecycle state and widen ``at_risk`` to silent customers.
+
+    BG/NBD cannot see a one-time buyer drop out, and on a short history its
+    fitted dropout can be ~0 (Online Retail: a = 0.003): the model then calls
+    every customer alive. A customer is therefore at risk when the model gives a
+    low probability alive (``risk_source`` "model") or when the lifecycle rule of
+    the features step finds them silent for longer than its at-risk / lapse
+    thresholds ("silent"), or both.
+    """
+    out = values.copy()
+    out["risk_source"] = ""
+    out.loc[out["at_risk"], "risk_source"] = "model"
+    if not ctx.has("lifecycle.parquet"):
+        out["lifecycle_state"] = ""
+        return out
+    states = ctx.load_frame("lifecycle.parquet")
+    if "customer_id" in states.columns:
+        states = states.set_index("customer_id")
+    states.index = states.index.astype(str)
+    out["lifecycle_state"] = states["state"].reindex(out.index).fillna("").astype(str)
+    silent = out["lifecycle_state"].isin(SILENT_STATES).to_numpy()
+    model = out["at_risk"].to_numpy()
+    out.loc[silent & ~model, "risk_source"] = "silent"
+    out.loc[silent & model, "risk_source"] = "model and silent"
+    out["at_risk"] = model | silent
+    return out
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
@@ -98,6 +141,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         )
     except DataError as exc:
         return _skip(ctx, f"customer lifetime value was not estimated: {exc}")
+    values = _with_lifecycle(ctx, values)
     values.index.name = "customer_id"
     ctx.save_frame("values.parquet", values)
     ctx.save_frame("clv_parameters.csv", fit.parameters)
@@ -122,6 +166,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "clv": float(values["clv"].sum()),
             "expected_revenue": float(values["expected_revenue"].sum()),
             "at_risk_customers": int(values["at_risk"].sum()),
+            "at_risk_by_model": int(values["risk_source"].str.contains("model").sum()),
+            "at_risk_silent_only": int((values["risk_source"] == "silent").sum()),
+            "mean_p_alive": float(values["p_alive"].mean()),
+            "dropout_per_purchase": _dropout(fit),
             "revenue_at_risk": float(
                 values.loc[values["at_risk"], "run_rate_revenue"].sum()
             ),

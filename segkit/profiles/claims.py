@@ -18,9 +18,12 @@ at risk         lifecycle state "at risk"
 lapsed          no order for more than ``lifecycle.lapsed_days``
 silent          lifecycle state at risk or lapsed
 high-value      spend above the overall median; and the segment's median spend
-                ranks in the top third of the segments (``round(k / 3)``, >= 1)
+                ranks in the top third of the segments (``round(k / 3)``, >= 1);
+                with ``values.parquet``: CLV instead of spend
 low-value       spend at or below the overall median; and the segment's median
-                spend ranks in the bottom third
+                spend ranks in the bottom third; with values: CLV instead
+churn risk      probability alive below ``value.risk_threshold`` (BG/NBD; only
+                with ``values.parquet``)
 high <x>        ``x`` above its overall median (any numeric feature)
 low <x>         ``x`` at or below its overall median
 <level> (<x>)   categorical feature ``x`` equals ``level``
@@ -44,6 +47,7 @@ from segkit.config import LifecycleSettings
 from segkit.features.lifecycle import STATES, lifecycle_table
 from segkit.intervals import wilson
 from segkit.profiles.profile import numeric_features, segment_label
+from segkit.profiles.value import VALUE_CLAIMS, clv_rank, spend_rank, value_facts
 
 __all__ = [
     "CLAIMS",
@@ -76,6 +80,7 @@ NAME_RULES: list[tuple[str, tuple[str, ...]]] = [
     ("High-value loyal", ("high-value", "loyal")),
     ("Lapsed high-value", ("high-value", "lapsed")),
     ("At-risk high-value", ("high-value", "at risk")),
+    ("High-value at churn risk", ("high-value", "churn risk")),
     ("High-value regulars", ("high-value", "frequent")),
     ("Loyal regulars", ("loyal",)),
     ("Lapsed one-timers", ("lapsed", "one-timers")),
@@ -87,6 +92,7 @@ NAME_RULES: list[tuple[str, tuple[str, ...]]] = [
     ("One-timers", ("one-timers",)),
     ("Lapsed customers", ("lapsed",)),
     ("At-risk customers", ("at risk",)),
+    ("Churn-risk customers", ("churn risk",)),
     ("Silent repeat buyers", ("silent", "repeat")),
     ("Active regulars", ("active", "frequent")),
     ("Active low-value", ("active", "low-value")),
@@ -122,6 +128,7 @@ _WORDS = {
     "silent": "silent",
     "high-value": "high-value",
     "low-value": "low-value",
+    "churn risk": "at churn risk",
 }
 
 
@@ -175,23 +182,6 @@ def member_facts(
     return facts
 
 
-def _value_rank(features: pd.DataFrame, labels: pd.Series) -> dict[str, set[int]]:
-    """Segments whose median spend ranks in the top / bottom third."""
-    if "monetary" not in features.columns:
-        return {"top": set(), "bottom": set()}
-    medians = (
-        features["monetary"]
-        .astype("float64")
-        .groupby(labels)
-        .median()
-        .drop(-1, errors="ignore")
-    )
-    k = len(medians)
-    third = max(1, round(k / 3)) if k >= 2 else 0
-    order = medians.sort_values(ascending=False, kind="stable").index
-    return {"top": set(order[:third]), "bottom": set(order[::-1][:third])}
-
-
 def _feature_claims(features: pd.DataFrame) -> dict[str, pd.Series]:
     """Claims on any feature: high/low numeric ones, modal levels of categorical."""
     out: dict[str, pd.Series] = {}
@@ -216,8 +206,13 @@ def evaluate_claims(
     settings: LifecycleSettings | None = None,
     coverage: float = 0.8,
     recent_days: int = 30,
+    values: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Coverage of every claim in every segment.
+
+    With ``values`` (``values.parquet``: ``clv``, ``at_risk`` per customer),
+    "high-value" and "low-value" rank segments by CLV instead of spend
+    (:data:`segkit.profiles.value.VALUE_CLAIMS`) and "churn risk" is tested.
 
     Returns
     -------
@@ -235,9 +230,13 @@ def evaluate_claims(
     keep = labels.notna() & (labels != -1)
     features, labels = features.loc[keep], labels.loc[keep].astype("int64")
     facts = member_facts(features, s, recent_days=recent_days)
-    ranks = _value_rank(features, labels)
+    ranks = spend_rank(features, labels)
+    table = CLAIMS
+    if values is not None:
+        facts = facts.join(value_facts(values, features.index))
+        ranks, table = clv_rank(values, labels), {**CLAIMS, **VALUE_CLAIMS}
     tests: dict[str, tuple[pd.Series, str, str]] = {}
-    for claim, (column, text) in CLAIMS.items():
+    for claim, (column, text) in table.items():
         if column in facts.columns:
             tests[claim] = (facts[column], text.format(**s.model_dump()), "behaviour")
     for claim, mask in _feature_claims(features).items():
@@ -303,6 +302,7 @@ def claim_names(
     settings: LifecycleSettings | None = None,
     coverage: float = 0.8,
     recent_days: int = 30,
+    values: pd.DataFrame | None = None,
 ) -> tuple[dict[int, str], pd.DataFrame]:
     """Unique names made only of claims that hold, and the claims table.
 
@@ -318,6 +318,8 @@ def claim_names(
         ``profiles.claim_coverage``: share of members a claim must hold for.
     recent_days : int
         ``profiles.recent_days`` (used by :func:`segment_facts`, not by names).
+    values : DataFrame, optional
+        ``values.parquet``: value claims (see :func:`evaluate_claims`).
 
     Returns
     -------
@@ -328,7 +330,12 @@ def claim_names(
         marks the claims the segment's name makes (all of which hold).
     """
     table = evaluate_claims(
-        features, labels, settings=settings, coverage=coverage, recent_days=recent_days
+        features,
+        labels,
+        settings=settings,
+        coverage=coverage,
+        recent_days=recent_days,
+        values=values,
     )
     sizes = labels.reindex(features.index).value_counts()
     order = sorted(sizes.index, key=lambda s: (-sizes[s], s))

@@ -173,11 +173,11 @@ def names_file_path(config: dict[str, Any]) -> Path | None:
     (several configs can share a folder), else ``segments.yaml`` next to the config;
     None when there is no config file.
     """
-    given = config.get("profiles", {}).get("names_file")
+    given = config["profiles"]["names_file"]
     if given:
         path = Path(str(given)).expanduser()
         if not path.is_absolute():
-            path = Path(config.get("root") or ".") / path
+            path = Path(config["root"]) / path
         return path
     if config.get("config_path"):
         config_path = Path(config["config_path"])

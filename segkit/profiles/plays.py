@@ -33,6 +33,12 @@ PLAYS: list[dict[str, Any]] = [
         "why": "valuable customers who have stopped buying",
     },
     {
+        "play": "Protect the value at risk",
+        "when": ("high-value", "churn risk"),
+        "kind": "reactivate",
+        "why": "valuable customers the purchase model says have probably stopped",
+    },
+    {
         "play": "Retention check-in",
         "when": ("frequent", "at risk"),
         "kind": "reactivate",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit.display import segment_name
 from segkit.exceptions import DataError
 from segkit.profiles.plays import FALLBACK_PLAY, plays_for
 
@@ -173,11 +174,12 @@ def segment_profiles(
 
 
 def segment_label(segment: int, names: dict[int, str] | None = None) -> str:
-    """Display name of a segment id (``"Unassigned"`` for -1)."""
-    names = names or {}
-    if int(segment) in names:
-        return str(names[int(segment)])
-    return "Unassigned" if int(segment) == -1 else f"Segment {int(segment)}"
+    """Display name of a segment id (``"Unassigned"`` for -1).
+
+    The profile stage's argument order for :func:`segkit.display.segment_name`,
+    the one copy of the fallback rule.
+    """
+    return segment_name(names, segment)
 
 
 def _key_features(numeric: pd.DataFrame, key_features: list[str] | None) -> list[str]:

@@ -112,6 +112,14 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
         out["median " + column.removeprefix("median_").replace("_", " ")] = profiles[
             column
         ].round(1)
+    # value columns of segkit.profiles.value, present when the run has CLV
+    for column, title in (
+        ("clv_mean", "mean CLV"),
+        ("p_alive_mean", "mean P(alive)"),
+        ("revenue_at_risk", "revenue at risk"),
+    ):
+        if column in profiles.columns:
+            out[title] = profiles[column].round(2 if column == "p_alive_mean" else 0)
     return Table(out.reset_index(drop=True))
 
 
@@ -418,7 +426,7 @@ def export_sample(
         .sort_values(["segment_id", "customer_id"])
         .reset_index(drop=True)
     )
-    if config.get("profiles", {}).get("hash_ids", True):
+    if config["profiles"]["hash_ids"]:
         rows["customer_id"] = pseudonymise(
             rows["customer_id"], salt=pseudonym_salt(dict(config))
         ).to_numpy()

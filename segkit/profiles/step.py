@@ -2,14 +2,17 @@
 
 Reads ``features.parquet``, ``labels.parquet``, ``model.joblib`` and, when present,
 ``validation.json``, ``pii.json``, ``transactions.parquet`` / ``returns.parquet`` /
-``customers.parquet`` (for the within-run comparison). Writes to ``artifacts/``:
+``customers.parquet`` (for the within-run comparison) and ``values.parquet`` (customer
+value, when the value step produced it). Writes to ``artifacts/``:
 
 =================  ===========================================================
 file               content
 =================  ===========================================================
 profiles.csv       :func:`segkit.profiles.profile.segment_profiles` with final names
                    and ``revenue_share_low`` / ``_high`` (joint bootstrap,
-                   :func:`segkit.intervals.share_intervals`)
+                   :func:`segkit.intervals.share_intervals`); with
+                   ``values.parquet`` also ``clv_mean``, ``clv_total``,
+                   ``p_alive_mean``, ``revenue_at_risk``, ``at_risk_customers``
 indices.csv        index ``segment``; one column per numeric feature (100 = avg)
 top_indices.csv    :func:`segkit.profiles.profile.top_indices`
 snake.csv          :func:`segkit.profiles.profile.snake_frame`
@@ -47,7 +50,8 @@ from segkit.context import RunContext
 from segkit.exceptions import DataError, SegkitError
 from segkit.features.lifecycle import settings_of as lifecycle_settings
 from segkit.intervals import share_intervals
-from segkit.profiles import claims, evolution, naming, profile, rules
+from segkit.privacy import pseudonym_salt, pseudonymise
+from segkit.profiles import claims, evolution, naming, profile, rules, value
 from segkit.profiles.export import assignments_frame
 
 __all__ = [
@@ -67,7 +71,9 @@ SEGMENTS_FORMAT = 1
 #: (of the monetary total; null without one), profile (median_<feature> values),
 #: over_indexed / under_indexed (``{feature, index}`` lists), traits, plays
 #: (``{play, why}``), rule_text, rule_sql (SQL WHERE clause), fidelity (share of the
-#: segment the rule finds), precision, stability (``{jaccard, band}`` or null).
+#: segment the rule finds), precision, stability (``{jaccard, band}`` or null),
+#: value (``{clv_mean, clv_total, p_alive_mean, revenue_at_risk,
+#: at_risk_customers}``, :mod:`segkit.profiles.value`; null without values.parquet).
 SEGMENT_KEYS = [
     "id",
     "name",
@@ -85,6 +91,7 @@ SEGMENT_KEYS = [
     "fidelity",
     "precision",
     "stability",
+    "value",
 ]
 
 
@@ -133,7 +140,7 @@ def within_run_labels(
     """
     from segkit.features.step import build
 
-    t0 = as_of - dt.timedelta(days=int(ctx.config["validation"]["horizon_days"]))
+    t0 = as_of - dt.timedelta(days=ctx.config["validation"]["horizon_days"])
     if not ctx.has("transactions.parquet"):
         raise DataError(
             "no transactions.parquet in the run: the within-run comparison needs "
@@ -164,7 +171,7 @@ def _previous_run(ctx: RunContext) -> Path | None:
         return evolution.find_previous_run(ctx.run_dir, ctx.config["name"])
     path = Path(str(given)).expanduser()
     if not path.is_absolute() and not path.exists():
-        path = Path(ctx.config.get("root") or ".") / path
+        path = Path(ctx.config["root"]) / path
     if not (path / "artifacts" / "assignments.csv").exists():
         raise DataError(
             f"profiles.compare_to is {str(given)!r} but {str(path)!r} has no "
@@ -182,8 +189,20 @@ def _evolution(ctx, model, labels, names, as_of) -> tuple[dict, pd.DataFrame]:
         out["notes"].append("no earlier run of this config with assignments was found")
     else:
         prev = evolution.read_assignments(previous / "artifacts" / "assignments.csv")
+        current = labels
+        if (previous / "artifacts" / "privacy.json").exists():
+            # The earlier run folder holds keyed pseudonyms (segkit.runner.exports):
+            # compare under the same key and salt, never by re-identifying.
+            current = labels.copy()
+            current.index = pd.Index(
+                pseudonymise(
+                    labels.index.to_series().astype(str),
+                    salt=pseudonym_salt(ctx.config),
+                ).to_numpy(),
+                name=labels.index.name,
+            )
         evo = evolution.compare_assignments(
-            prev, labels, names=names, kind="previous run"
+            prev, current, names=names, kind="previous run"
         )
         out["previous_run"] = {
             "run": str(previous),
@@ -244,6 +263,7 @@ def _segments_json(ctx, profiles, top, cards, surrogate, auto, stability, as_of)
                 "fidelity": None if rule is None else float(rule["fidelity"]),
                 "precision": None if rule is None else _number(rule["precision"]),
                 "stability": stability.get(s),
+                "value": value.value_entry(row),
             }
         )
     return {
@@ -273,9 +293,11 @@ def _top(frame: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
 def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict:
     """Profiles, automatic names and the final names (names file applied)."""
     settings = ctx.config["profiles"]
+    values = value.read_values(ctx)
     profiles = profile.segment_profiles(
         features, labels, key_features=settings["key_features"]
     )
+    profiles = value.with_value(profiles, values, labels)
     indices = profile.segment_indices(features, labels)
     auto, claim_table = claims.claim_names(
         features,
@@ -283,6 +305,7 @@ def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict
         settings=lifecycle_settings(ctx.config),
         coverage=settings["claim_coverage"],
         recent_days=settings["recent_days"],
+        values=values,
     )
     centroids = naming.segment_centroids(features, labels)
     scale = profile.numeric_features(features).std(ddof=0)
@@ -295,7 +318,7 @@ def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict
         centroids,
         scale,
         document,
-        max_distance=float(settings["match_max_distance"]),
+        max_distance=settings["match_max_distance"],
         config_name=ctx.config["name"],
     )
     return {
@@ -396,8 +419,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
     surrogate = rules.surrogate_rules(
         features,
         labels,
-        max_depth=int(settings["tree_depth"]),
-        min_leaf_share=float(settings["min_leaf_share"]),
+        max_depth=settings["tree_depth"],
+        min_leaf_share=settings["min_leaf_share"],
         random_state=ctx.seed,
         names=names,
     )

@@ -1,15 +1,19 @@
 """HTML for reviewers: one page per executed notebook, and the run's ``index.html``.
 
-Notebook pages come from nbconvert's ``lab`` template with every code input hidden
+Notebook pages come from nbconvert's ``lab`` template (extended by
+``templates/segkit_page``: a small stylesheet of the project's own, figures with alt
+text) with every code input hidden
 (markdown, tables and figures stay; figures are embedded as base64 ``data:`` URIs;
 stderr noise such as progress bars is dropped from notebooks that ran ``ok``).
 nbconvert has no table of contents, so one is built from the rendered headings and
 injected at the top, under a small header with the run id, config name and status.
 A failed notebook's page says so in red and links to the error.
 
-``index.html`` is a single self-contained page (inline CSS, no scripts): the run's
-parameters and provenance, a status table per notebook and headline numbers read
-from the artifacts.
+``index.html`` is a single self-contained page (inline CSS, no scripts) that leads
+with an executive summary (:mod:`segkit.runner.summary`: one trust sentence, data
+coverage, one card per segment, links to every page), then the run's parameters
+and provenance, a status table per notebook and, folded away, the raw headline
+numbers of the step summaries.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from segkit.runner.summary import build_summary
 
 __all__ = [
     "toc_entries",
@@ -179,14 +185,22 @@ def export_notebook_html(
     notebook = nbformat.read(str(ipynb_path), as_version=4)
     if status == "ok":
         notebook = _without_stderr(notebook)
+    # segkit_page extends nbconvert's lab template: the project's small stylesheet
+    # instead of JupyterLab's, and <img> with alt text and CSS size from the PNG
+    # metadata of segkit.display.ReportFigure.
     exporter = HTMLExporter(
-        template_name="lab",
+        template_name="segkit_page",
+        extra_template_basedirs=[str(_TEMPLATES)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(
-        notebook, resources={"metadata": {"name": name}}
+        notebook,
+        resources={
+            "metadata": {"name": name},
+            "segkit_css": (_TEMPLATES / "notebook.css").read_text(encoding="utf-8"),
+        },
     )
     if not _uses_math(notebook):
         # require.js and MathJax come from a CDN; without math neither is needed, and
@@ -324,6 +338,7 @@ def write_index(run_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
         failed=[nb for nb in notebooks if nb.get("status") == "failed"],
         skipped=[nb["name"] for nb in notebooks if nb.get("status") == "skipped"],
         headlines=headline_numbers(run_dir / "artifacts"),
+        summary=build_summary(run_dir, manifest),
     )
     path = run_dir / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -18,6 +18,8 @@ fitted on:
   ``RFM named segments`` (the named RFM map of :mod:`segkit.features.rfm`) and
   ``shuffled labels`` (the segmentation's labels permuted: same sizes, no
   information).
+* ``CLV tiers`` (when the value step ran: as many equal-sized tiers of the
+  customer lifetime value estimated at t0, :mod:`segkit.validation.value_baseline`).
 * a **paired bootstrap** (customers resampled within each half, the same draws for
   both labellings) gives the interval of the difference ``segmentation -
   baseline``; its sign decides the wording (:func:`wording`). The bootstrap is
@@ -33,11 +35,13 @@ import numpy as np
 import pandas as pd
 
 from segkit.exceptions import DataError
+from segkit.validation.value_baseline import CLV_TIERS
 
 __all__ = [
     "RFM_TIERS",
     "RFM_NAMED",
     "SHUFFLED",
+    "CLV_TIERS",
     "rfm_tiers",
     "halves",
     "heldout_r2",
@@ -379,8 +383,9 @@ def heldout_comparison(
     random_state: int = 0,
     n_permutations: int = 200,
     targets: tuple[dict, str] | None = None,
+    value_tiers: pd.Series | None = None,
 ) -> dict[str, Any]:
-    """Cross-fitted held-out R squared of the model vs the
+    """Cross-fitted held-out R squared of the model vs the baselines.
 
     Parameters
     ----------
@@ -394,11 +399,15 @@ def heldout_comparison(
         The model's labels on all of ``frame`` (for the number of groups).
     rfm : DataFrame or None
         RFM table on the same customers (``recency``, ``frequency``,
-        ``monetary``, ``segment``) for the RFM
+        ``monetary``, ``segment``) for the RFM baselines.
     level, n_resamples, random_state, n_permutations
         As in :func:`compare_heldout` (``validation.permutations``).
     targets : tuple, optional
         ``({name: values}, primary)``; default :func:`outcome_targets`.
+    value_tiers : Series, optional
+        CLV tier per customer known at t0, in the order of ``outcome``
+        (:func:`segkit.validation.value_baseline.value_baseline`); scored as the
+        ``CLV tiers`` baseline.
 
     Returns
     -------
@@ -418,6 +427,8 @@ def heldout_comparison(
     if rfm is not None and "segment" in rfm.columns:
         named = rfm["segment"].astype("str").fillna("(no RFM segment)")
         labelings[RFM_NAMED] = named.to_numpy()
+    if value_tiers is not None:
+        labelings[CLV_TIERS] = np.asarray(value_tiers)
     labelings[SHUFFLED] = tuple(rng.permutation(f) for f in fitted)
     outcomes_, primary = targets or outcome_targets(outcome)
     table = compare_heldout(

@@ -45,6 +45,7 @@ from segkit.validation.explained import (
     eta_squared,
     omega_squared,
 )
+from segkit.validation.value_baseline import value_baseline
 
 __all__ = [
     "MIN_LIFT_CUSTOMERS",
@@ -86,7 +87,7 @@ def horizon_start(
         if as_of is not None
         else pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
     )
-    t0 = end - pd.Timedelta(days=int(horizon_days))
+    t0 = end - pd.Timedelta(days=horizon_days)
     if pd.isna(first) or t0 <= first:
         span = 0 if pd.isna(first) else (end - first).days
         raise DataError(
@@ -272,6 +273,7 @@ def outcome_validity(
     *,
     build: Callable[..., dict] | None = None,
     use_matrix: bool = False,
+    value: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Segments at ``t0 = as_of - horizon`` against behaviour in the next horizon.
 
@@ -290,6 +292,10 @@ def outcome_validity(
     use_matrix : bool
         Fit on the builder's preprocessed ``matrix`` instead of ``features`` (for a
         model that was fitted on ``matrix.parquet``).
+    value : mapping, optional
+        The value step's record (``value.json``) when it produced artifacts: adds
+        the ``CLV tiers`` baseline (:func:`segkit.validation.value_baseline.
+        value_baseline`); None skips it with a note.
 
     Returns
     -------
@@ -300,7 +306,7 @@ def outcome_validity(
         of model, rfm and shuffled labels, descriptive), ``heldout`` (rows of
         :func:`segkit.validation.baselines.compare_heldout`), ``primary`` (the
         outcome that decides the wording) and ``baselines`` (the list written to
-        ``validation.json``).
+        ``validation.json``), ``value_baseline`` (``{"included", "note"}``).
     """
     validation = config["validation"]
     t0, end = horizon_start(
@@ -348,6 +354,14 @@ def outcome_validity(
         parts.append(
             segment_outcomes(labelings["rfm"], outcome, segmentation="rfm", **options)
         )
+    tiers, value_note = value_baseline(
+        transactions,
+        outcome.index,
+        t0=t0,
+        groups=labels_t0.nunique(),
+        value=value,
+        seed=seed,
+    )
     heldout = baselines.heldout_comparison(
         model,
         features,
@@ -358,18 +372,20 @@ def outcome_validity(
         n_resamples=validation["ci_resamples"],
         random_state=seed,
         n_permutations=validation["permutations"],
+        value_tiers=None if tiers is None else tiers.reindex(outcome.index),
     )
     logger.info("outcome validity: %d customers from %s", len(outcome), t0.date())
     return {
         "t0": t0.date(),
         "as_of": end.date(),
-        "horizon_days": int(validation["horizon_days"]),
+        "horizon_days": validation["horizon_days"],
         "customers": len(outcome),
         "outcome": outcome,
         "labels_t0": labels_t0,
         "per_segment": pd.concat(parts, ignore_index=True),
         "comparison": compare_segmentations(outcome, labelings),
         **heldout,
+        "value_baseline": {"included": tiers is not None, "note": value_note},
     }
 
 

@@ -26,7 +26,13 @@ from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
-from segkit.validation.report_tables import baseline_table, separation_table, shape_text
+from segkit.validation.report_tables import (
+    baseline_table,
+    separation_table,
+    shape_text,
+    value_baseline_note,
+)
+from segkit.validation.structure import structure_banner
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
@@ -46,6 +52,8 @@ __all__ = [
     "verdict_table",
     "thresholds_table",
     "verdict_note",
+    "value_baseline_note",
+    "structure_banner",
 ]
 
 _FRAMES = {

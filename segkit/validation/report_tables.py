@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit.data.report import Table
+from segkit.data.report import Note, Table
 from segkit.display import segment_name as _name
 
-__all__ = ["baseline_table", "separation_table", "shape_text"]
+__all__ = ["baseline_table", "separation_table", "shape_text", "value_baseline_note"]
 
 
 def shape_text(found: Mapping[str, Any] | None) -> str:
@@ -51,7 +51,7 @@ def baseline_table(validation: Mapping[str, Any]) -> pd.DataFrame:
     rows = validation.get("baselines") or []
     if not rows:
         return Table({"note": ["no outcome was measured in this run"]})
-    level = f"{validation['verdict']['thresholds'].get('ci_level', 0.95):.0%}"
+    level = f"{validation['verdict']['thresholds']['ci_level']:.0%}"
     table = pd.DataFrame(
         {
             "baseline": [r["name"] for r in rows],
@@ -111,3 +111,12 @@ def separation_table(
         }
     )
     return Table(table.set_index("pair"))
+
+
+def value_baseline_note(validation: Mapping[str, Any]) -> Note:
+    """Whether the CLV tiers are among the baselines, and why (one sentence)."""
+    found = ((validation.get("outcomes") or {}).get("value_baseline")) or {}
+    note = found.get("note")
+    if not note:
+        return Note("CLV tiers were not considered: no outcome horizon in this run.")
+    return Note(f"{note}.")

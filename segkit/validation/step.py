@@ -15,7 +15,8 @@ Reads ``model.joblib``, ``features.parquet``, ``labels.parquet`` (and
   R squared per outcome and labelling) and ``verdict.csv``.
 
 ``validation.json`` ``baselines`` is a list with one entry per baseline (``RFM tiers
-(k)``, ``RFM named segments``, ``shuffled labels``): ``name``, ``groups``,
+(k)``, ``RFM named segments``, ``CLV tiers`` when the value step ran, ``shuffled
+labels``): ``name``, ``groups``,
 ``outcome``, ``measure``, ``low``, ``high`` (held-out R squared and its interval),
 ``p_value``, ``difference``, ``difference_low``, ``difference_high`` (segmentation
 minus baseline, paired bootstrap) and ``wording`` (better / indistinguishable /
@@ -34,6 +35,7 @@ import pandas as pd
 
 from segkit.clustering.model import SegmentationModel
 from segkit.context import RunContext
+from segkit.validation.structure import read_recommendation
 from segkit.validation.verdict import validate_segmentation
 
 __all__ = ["run", "records"]
@@ -69,6 +71,13 @@ def _customers(ctx: RunContext) -> pd.DataFrame | None:
     return customers
 
 
+def _value_record(ctx: RunContext) -> dict[str, Any] | None:
+    """``value.json`` when the value step produced artifacts (``values.parquet``)."""
+    if not (ctx.has("values.parquet") and ctx.has("value.json")):
+        return None
+    return ctx.load_json("value.json")
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Validate the run's chosen segmentation and write the validation artifacts."""
     start = time.perf_counter()
@@ -80,6 +89,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         transactions = ctx.load_frame("transactions.parquet")
         if ctx.has("returns.parquet"):
             returns = ctx.load_frame("returns.parquet")
+    recommendation = read_recommendation(ctx)
     result = validate_segmentation(
         model,
         features,
@@ -89,6 +99,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         transactions=transactions,
         returns=returns,
         customers=_customers(ctx),
+        value=_value_record(ctx),
+        structure=recommendation,
     )
     stab = result["stability"]
     ctx.save_frame("stability.csv", stab.segments)
@@ -109,6 +121,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "comparison": records(found["comparison"]),
             "primary": found.get("primary"),
             "heldout": records(found.get("heldout")),
+            "value_baseline": found.get("value_baseline"),
         }
         if found.get("heldout") is not None:
             ctx.save_frame("outcome_heldout.csv", found["heldout"])
@@ -135,7 +148,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "prediction_strength_folds": int(
                 result["prediction_strength"]["folds"].iloc[0]
             ),
-            "ci_resamples": int(v["ci_resamples"]),
+            "ci_resamples": v["ci_resamples"],
             "outcome_customers": None if found is None else found.get("customers"),
             "refitted": result["refitted"],
         },
@@ -159,6 +172,12 @@ def run(ctx: RunContext) -> dict[str, Any]:
         },
         "outcomes": outcome_info,
         "baselines": [] if found is None else found.get("baselines") or [],
+        "structure": None
+        if recommendation is None
+        else {
+            k: recommendation.get(k)
+            for k in ("structure", "structure_reason", "fallback", "use_rfm_grid")
+        },
         "verdict": {
             "table": records(result["verdict"]),
             "text": result["verdict_text"],

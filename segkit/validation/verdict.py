@@ -50,12 +50,12 @@ def thresholds(config: Mapping[str, Any]) -> dict[str, float]:
     """The thresholds of the verdict, taken from the config (shown with the table)."""
     validation = config["validation"]
     return {
-        "keep_jaccard": float(validation["keep_jaccard"]),
-        "watch_jaccard": float(validation["watch_jaccard"]),
-        "alpha": float(validation["alpha"]),
-        "min_effect": float(validation["min_effect"]),
-        "min_segment_share": float(config["clustering"]["min_segment_share"]),
-        "ci_level": float(validation["ci_level"]),
+        "keep_jaccard": validation["keep_jaccard"],
+        "watch_jaccard": validation["watch_jaccard"],
+        "alpha": validation["alpha"],
+        "min_effect": validation["min_effect"],
+        "min_segment_share": config["clustering"]["min_segment_share"],
+        "ci_level": validation["ci_level"],
     }
 
 
@@ -312,6 +312,8 @@ def validate_segmentation(
     returns: pd.DataFrame | None = None,
     customers: pd.DataFrame | None = None,
     build: Callable[..., dict] | None = None,
+    value: Mapping[str, Any] | None = None,
+    structure: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every validation check and build the verdict.
 
@@ -334,6 +336,12 @@ def validate_segmentation(
         ``customers.outcomes``).
     build : callable, optional
         Feature builder for ``t0`` (default ``segkit.features.step.build``).
+    value : mapping, optional
+        The value step's record (``value.json``) when it produced artifacts: adds
+        the ``CLV tiers`` baseline (:mod:`segkit.validation.value_baseline`).
+    structure : mapping, optional
+        ``recommendation.json`` of the compare step: its ``structure`` opens the
+        verdict (:func:`segkit.validation.wording.overall_verdict`).
 
     Returns
     -------
@@ -345,7 +353,7 @@ def validate_segmentation(
         ``verdict``, ``verdict_text``, ``thresholds`` and ``refitted`` (what the
         resampling refits: see :func:`refit_setup`).
     """
-    v, seed = config["validation"], int(config["seed"])
+    v, seed = config["validation"], config["seed"]
     column = None if transactions is not None else _outcome_column(config, customers)
     if transactions is not None:  # fail before the resampling on a bad horizon
         outcomes.horizon_start(
@@ -354,15 +362,15 @@ def validate_segmentation(
     refit_model, frame, refitted = refit_setup(
         model,
         features if fit_frame is None else fit_frame,
-        refit=str(v["refit"]),
+        refit=v["refit"],
     )
     labels = labels.astype(int)
     stab = stability.bootstrap_stability(
         refit_model,
         frame,
         labels=labels,
-        n_boot=int(v["bootstrap"]),
-        sample_size=int(v["sample_size"]),
+        n_boot=v["bootstrap"],
+        sample_size=v["sample_size"],
         random_state=seed,
     )
     k_values = range(config["clustering"]["k_min"], config["clustering"]["k_max"] + 1)
@@ -370,8 +378,8 @@ def validate_segmentation(
         refit_model,
         frame,
         k_values=k_values,
-        n_splits=int(v["ps_splits"]),
-        sample_size=int(v["sample_size"]),
+        n_splits=v["ps_splits"],
+        sample_size=v["sample_size"],
         random_state=seed,
     )
     kw = distinct.kruskal_table(features, labels, alpha=v["alpha"])
@@ -401,6 +409,7 @@ def validate_segmentation(
             customers,
             build=build,
             use_matrix=fit_frame is not None,
+            value=value,
         )
         matching = match_segments(result_outcomes["labels_t0"], labels)
         result_outcomes["matching"] = matching
@@ -438,6 +447,7 @@ def validate_segmentation(
         None if result_outcomes is None else result_outcomes.get("baselines"),
         limits=limits,
         bimodal=shape,
+        structure=structure,
     )
     logger.info("validation verdict: %s", text)
     return {

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segkit.validation.baselines import SHUFFLED
+from segkit.validation.structure import structure_sentence
 
 __all__ = ["bimodality", "overall_verdict"]
 
@@ -84,6 +85,7 @@ def overall_verdict(
     *,
     limits: Mapping[str, float],
     bimodal: Mapping[str, Any] | None = None,
+    structure: Mapping[str, Any] | None = None,
 ) -> str:
     """The verdict in plain sentences; the outcome comparison first when measured.
 
@@ -95,8 +97,21 @@ def overall_verdict(
     point estimate: *better*, *indistinguishable* or *worse*. The stability sentence says "not trustworthy" only for a reason it
     names: segments that fall apart, or an ARI below ``watch_jaccard``; a bimodal
     ARI (two competing solutions) is said, not averaged away.
+
+    With ``structure`` (``recommendation.json``), its sentence comes first
+    (:func:`segkit.validation.structure.structure_sentence`), and the stability
+    sentence cannot contradict it: with no clear structure, stable fallback
+    segments are "stable but not recommended"; with a weak one, "stable, on a weak
+    structure", never "Trustworthy".
     """
-    parts = _baseline_sentences(baselines or [], limits)
+    opening = structure_sentence(structure)
+    kind = None if opening is None else structure.get("structure")
+    if opening is not None and (
+        structure.get("use_rfm_grid") or structure.get("fallback")
+    ):
+        kind = "none"
+    parts = [] if opening is None else [opening]
+    parts += _baseline_sentences(baselines or [], limits)
     real = verdict.loc[verdict["segment"] != -1]
     n = len(real)
     unstable = int((real["jaccard"] < limits["watch_jaccard"]).sum())
@@ -118,11 +133,19 @@ def overall_verdict(
             f"{watch:.2f}."
         )
     elif keep == n:
-        parts.append(
-            f"Trustworthy: all {n} segments are stable (Jaccard >= "
-            f"{limits['keep_jaccard']:.2f}, mean ARI {ari:.2f}) and separated by a "
-            "gap on held-out customers."
+        facts = (
+            f"all {n} segments are stable (Jaccard >= {limits['keep_jaccard']:.2f}, "
+            f"mean ARI {ari:.2f}) and separated by a gap on held-out customers"
         )
+        if kind == "none":
+            parts.append(
+                f"Stable but not recommended: {facts}, yet the comparison found no "
+                "clear structure, so they are a reference, not a segmentation to use."
+            )
+        elif kind == "weak":
+            parts.append(f"Stable, on a weak structure: {facts}; use them with care.")
+        else:
+            parts.append(f"Trustworthy: {facts}.")
     elif keep == 0:
         parts.append(
             f"Not usable as they are: none of the {n} segments can be kept "
@@ -160,7 +183,7 @@ def _baseline_sentences(
     what = baselines[0]["outcome"]
     if what in _HORIZON_OUTCOMES:
         what = f"next-horizon {what}"
-    level = f"{limits.get('ci_level', 0.95):.0%}"
+    level = f"{limits['ci_level']:.0%}"
     measure = (
         f"held-out R\u00b2 {own['measure']:.1%}, {level} interval {own['low']:.1%} "
         f"to {own['high']:.1%}"

@@ -60,11 +60,11 @@ def _fit(candidate, ps, jaccard, bimodal="", lower=None):
 def table() -> pd.DataFrame:
     return pd.DataFrame(
         [
-            _row("kmeans/scaled/2", 2, 0.55, 900),
-            _row("kmeans/scaled/3", 3, 0.50, 1200),  # highest CH among stable
-            _row("kmeans/scaled/4", 4, 0.48, 1300),  # higher CH, but unstable
+            _row("kmeans/scaled/2", 2, 0.50, 900),
+            _row("kmeans/scaled/3", 3, 0.55, 1200),  # best silhouette among stable
+            _row("kmeans/scaled/4", 4, 0.60, 1300),  # higher, but unstable
             _row("gmm/scaled/3", 3, 0.45, 1000),
-            _row("kmeans/scaled/5", 5, 0.40, 1100, smallest=0.01),  # too small
+            _row("kmeans/scaled/5", 5, 0.62, 1100, smallest=0.01),  # too small
             _row("rfm/rules", 6, 0.30, 200),
         ]
     )
@@ -94,7 +94,7 @@ def _null(r2=0.2):
     )
 
 
-def test_the_stable_candidate_with_the_highest_ch_wins(table, assessment):
+def test_the_stable_candidate_with_the_highest_silhouette_wins(table, assessment):
     scored, rec = recommend(table, _clustering(), assessment=assessment, null=_null())
     assert rec["winner"] == "kmeans/scaled/3"
     assert rec["structure"] == "clear" and rec["fallback"] is False
@@ -110,7 +110,7 @@ def test_k_profile_has_one_entry_per_k_saying_why(table, assessment):
     profile = {e["k"]: e for e in rec["k_profile"]}
     assert sorted(profile) == [2, 3, 4]  # k=5 has no substantial candidate
     assert profile[3]["verdict"] == "chosen"
-    assert profile[2]["verdict"].startswith("qualified; lost")
+    assert profile[2]["verdict"] == "qualified; lower silhouette than the winner"
     assert profile[4]["verdict"] == "not qualified: prediction strength 0.55 < 0.80"
 
 
@@ -118,7 +118,7 @@ def test_a_segment_that_dissolves_disqualifies(table, assessment):
     shaky = assessment.copy()
     shaky.loc[shaky["candidate"] == "kmeans/scaled/3", "jaccard_min"] = 0.5
     scored, rec = recommend(table, _clustering(), assessment=shaky, null=_null())
-    assert rec["winner"] == "gmm/scaled/3"
+    assert rec["winner"] == "kmeans/scaled/2"  # the next best stable candidate
     reason = scored.set_index("candidate").loc["kmeans/scaled/3", "reason"]
     assert reason == "a segment's Jaccard 0.50 < 0.60"
 

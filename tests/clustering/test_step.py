@@ -69,3 +69,13 @@ def test_choice_in_the_config_overrides_the_recommendation(ctx):
     rec = run.load_json("recommendation.json")
     assert rec["chosen"] == "hdbscan/scaled" and rec["winner"] == "kmeans/scaled/3"
     assert SegmentationModel.load(run.artifact("model.joblib")).algorithm == "hdbscan"
+
+
+def test_value_as_features_is_refused_with_the_reason_not_ignored(ctx):
+    from segkit.exceptions import ConfigError
+
+    run, _ = ctx
+    run.config["value"]["as_features"] = True
+    with pytest.raises(ConfigError, match=r"value.as_features is true.*t0"):
+        step.run(run)
+    assert not run.has("recommendation.json")

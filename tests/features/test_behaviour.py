@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segkit.data.clean import default_as_of
 from segkit.exceptions import DataError, SchemaError
 from segkit.features.behaviour import (
     FEATURE_DEFINITIONS,
     behaviour_expr,
     compute_features,
     compute_features_with_notes,
-    default_as_of,
     feature_definitions,
 )
 

@@ -63,6 +63,7 @@ LIMITS = {
     "alpha": 0.05,
     "min_effect": 0.33,
     "min_segment_share": 0.03,
+    "ci_level": 0.95,
 }
 
 
@@ -427,3 +428,38 @@ def test_horizon_longer_than_the_history_stops_before_resampling(tmp_path, blobs
         validate_segmentation(
             model, features, model.labels_, config, transactions=transactions
         )
+
+
+def test_verdict_opens_with_no_structure_and_never_says_trustworthy_then():
+    rec = {
+        "structure": "none",
+        "structure_reason": "No candidate is stable",
+        "fallback": True,
+        "use_rfm_grid": True,
+    }
+    text = overall_verdict(
+        _verdict([0.9], ["keep"]), {"ari_mean": 0.9}, limits=LIMITS, structure=rec
+    )
+    assert text.startswith("There is no clear segment structure")
+    assert "RFM grid is recommended" in text.split(".")[0]
+    assert "Trustworthy" not in text and "Stable but not recommended" in text
+    weak = overall_verdict(
+        _verdict([0.9], ["keep"]),
+        {"ari_mean": 0.9},
+        limits=LIMITS,
+        structure={
+            **rec,
+            "structure": "weak",
+            "fallback": False,
+            "use_rfm_grid": False,
+        },
+    )
+    assert weak.startswith("The segment structure is weak")
+    assert "Trustworthy" not in weak and "Stable, on a weak structure" in weak
+    clear = overall_verdict(
+        _verdict([0.9], ["keep"]),
+        {"ari_mean": 0.9},
+        limits=LIMITS,
+        structure={"structure": "clear", "structure_reason": "Stable"},
+    )
+    assert clear.startswith("The segment structure is clear") and "Trustworthy" in clear
