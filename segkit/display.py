@@ -107,8 +107,13 @@ class Table(pd.DataFrame):
         return Table
 
     def _repr_html_(self) -> str | None:
+        shown = pd.DataFrame(self)
         with pd.option_context("display.max_colwidth", None, "display.max_rows", 500):
-            return super()._repr_html_()
+            if isinstance(shown.index, pd.RangeIndex):
+                # a plain row counter (0, 1, 2 ...) says nothing to a reader
+                return shown.to_html(index=False, na_rep="")
+            # row labels stay; their name would print as a second header row
+            return shown.rename_axis(index=None)._repr_html_()
 
 
 class Note(str):

@@ -54,3 +54,12 @@ def test_report_figure_alt_text_prefers_the_suptitle_and_has_a_fallback():
     assert fig.alt_text() == "Figure"
     fig.suptitle("Two panels")
     assert fig.alt_text() == "Two panels"
+
+
+def test_tables_hide_a_plain_row_counter_and_the_index_name_row():
+    counted = Table(pd.DataFrame({"segment": ["Loyal", "New"]}))._repr_html_()
+    assert "<th>0</th>" not in counted and "Loyal" in counted
+    labelled = Table(
+        pd.DataFrame({"number": [3]}, index=pd.Index(["refits"], name="what"))
+    )._repr_html_()
+    assert "refits" in labelled and ">what<" not in labelled
