@@ -50,6 +50,7 @@ from typing import Any
 
 import pandas as pd
 
+from segkit.dates import parse_date
 from segkit.exceptions import InputFileError, ModelError, SchemaError
 from segkit.profiles.export import ASSIGNMENT_COLUMNS, assignments_frame
 
@@ -117,19 +118,7 @@ def _config(model: Any, model_path: Path, config_path: str | Path | None) -> Any
 
 
 def _as_date(value: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise SchemaError(
-            f"as_of is {value!r}, which is not a date; give YYYY-MM-DD, e.g. "
-            "--as-of 2011-12-10"
-        ) from None
+    return parse_date(value, example="--as-of 2011-12-10", error=SchemaError)
 
 
 def _per_customer(config: Any) -> Any:

@@ -45,6 +45,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from segkit.dates import parse_date
 from segkit.exceptions import DataError, SchemaError
 
 __all__ = [
@@ -174,19 +175,10 @@ def connect(backend: str | Any = "duckdb") -> Any:
 
 
 def _as_date(value: Any, where: str = "as_of") -> dt.date:
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise DataError(
-            f"{where} is {value!r}, which is not a date; give a datetime.date or "
-            "'YYYY-MM-DD', e.g. as_of='2011-12-10'"
-        ) from None
+    parsed = parse_date("" if value is None else value, where=where)
+    if parsed is None:
+        raise DataError(f"{where} is None; give a date, e.g. as_of='2011-12-10'")
+    return parsed
 
 
 def _table(data: Any, con: Any, what: str) -> ir.Table:
