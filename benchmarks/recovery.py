@@ -67,6 +67,25 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("unequal6", 6, "6 unequal (35..5 %)", weights=(35, 25, 15, 12, 8, 5)),
     Scenario("noisy5", 5, "5 in 4 dims + 6 noise features", dims=4, noise_features=6),
     Scenario("mixed4", 4, "4, numeric + 2 categorical", dims=4, categorical=2),
+    Scenario("sep7", 7, "7 well separated", dims=8),
+    # the hard tier: centres only 3-3.5 within-SDs apart (neighbours overlap)
+    Scenario("weak4", 4, "4 weak (3.5 SDs apart)", separation=3.5),
+    Scenario("weak6", 6, "6 weak (3 SDs apart)", separation=3.0),
+    Scenario(
+        "weakuneq4",
+        4,
+        "4 weak (3.5 SDs) unequal (45/30/15/10 %)",
+        separation=3.5,
+        weights=(45, 30, 15, 10),
+    ),
+    Scenario(
+        "weaknoisy4",
+        4,
+        "4 weak (3.5 SDs) in 4 dims + 4 noise features",
+        dims=4,
+        separation=3.5,
+        noise_features=4,
+    ),
     Scenario("gauss", 0, "no structure: one Gaussian", null="gaussian"),
     Scenario("uniform", 0, "no structure: uniform box", null="uniform"),
 )

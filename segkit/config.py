@@ -266,6 +266,7 @@ def validate_config(
             "least one data source with a path and its columns"
         )
     root = Path(root) if root is not None else project_root()
+    problems += _across_sections(body)
     try:
         config = Config.model_validate({**body, "root": str(root)})
     except ValidationError as exc:
@@ -282,6 +283,26 @@ def validate_config(
             section.path = str(path)
             section._tried = [str(p) for p in tried]
     return config
+
+
+def _across_sections(body: Mapping[str, Any]) -> list[str]:
+    """Problems that involve two sections (each section validates itself), read
+    from the raw file so they are reported with every other problem at once."""
+
+    def raw(section: str, key: str) -> Any:
+        part = body.get(section)
+        return part.get(key) if isinstance(part, Mapping) else None
+
+    problems = []
+    choice = raw("clustering", "choice")
+    if choice and str(choice).split("/")[0].strip() == "clv_tiers":
+        if raw("value", "as_features") is not True:
+            problems.append(
+                f"clustering.choice is {choice!r}, but value.as_features is false: "
+                "the CLV tiers are cut on the clv feature; set value.as_features: "
+                "true (and value.enabled: true) or choose a clustering candidate"
+            )
+    return problems
 
 
 def missing_data_files(config: Config) -> list[str]:

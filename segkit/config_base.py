@@ -114,6 +114,20 @@ class Section(BaseModel):
             lines = error_lines(cls, exc.errors())
             raise ConfigError(f"{cls.__name__}: " + "; ".join(lines)) from None
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # pydantic pickles the names of the explicitly set fields as a set, whose
+        # order follows string hashing and so changes between processes: the same
+        # config pickled differently in every run (model.joblib was never the same
+        # bytes twice). A sorted list is the same set, written the same way.
+        state = dict(super().__getstate__())
+        state["__pydantic_fields_set__"] = sorted(state["__pydantic_fields_set__"])
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        state = dict(state)
+        state["__pydantic_fields_set__"] = set(state["__pydantic_fields_set__"])
+        super().__setstate__(state)
+
     def __getitem__(self, key: str) -> Any:
         if key in type(self).model_fields:
             return getattr(self, key)

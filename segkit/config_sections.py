@@ -147,7 +147,9 @@ class ClusteringSettings(Section):
     min_segment_share: Share = Field(0.03, description="smallest segment allowed")
     max_segments: Int = Field(8, ge=2, description="most segments recommended")
     min_stability: Share = Field(0.6, description="seed-stability ARI needed")
-    choice: str | None = Field(None, description="e.g. kmeans/scaled/5: overrides")
+    choice: str | None = Field(
+        None, description="e.g. kmeans/scaled/5, or clv_tiers: overrides the rule"
+    )
     n_init: Int = Field(10, ge=1, description="k-means restarts")
     gmm_n_init: Int = Field(3, ge=1, description="Gaussian-mixture EM restarts")
     n_jobs: Int = Field(1, ge=-1, description="parallel candidate fits (-1: cores)")
@@ -176,6 +178,13 @@ class ClusteringSettings(Section):
             raise _segkit_error(
                 f"clustering.k_min={self.k_min} and k_max={self.k_max} do not make a "
                 "range; use 2 <= k_min <= k_max"
+            )
+        parts = (self.choice or "").strip().split("/")
+        if parts[0] == "clv_tiers" and parts[1:] not in ([], ["scaled"]):
+            raise _segkit_error(
+                f"clustering.choice is {self.choice!r}; CLV tiers cut the 'clv' "
+                "column, which only the scaled representation keeps: write "
+                "clv_tiers or clv_tiers/scaled"
             )
         return self
 
@@ -289,8 +298,31 @@ class ValueSettings(Section):
         0.5, description="probability alive below it: customer at risk"
     )
     as_features: bool = Field(
-        False, description="add scaled CLV and p_alive to the clustering matrix"
+        False,
+        description="CLV, p_alive, expected purchases as clustering features",
     )
+    tiers: list[Share] = Field(
+        default_factory=lambda: [0.2, 0.3, 0.5],
+        min_length=2,
+        max_length=10,
+        description="CLV tier shares, top tier first; they sum to 1",
+    )
+
+    @model_validator(mode="after")
+    def _features_need_value(self) -> ValueSettings:
+        if self.as_features and not self.enabled:
+            raise _segkit_error(
+                "value.as_features is true but value.enabled is false; the CLV "
+                "features need the value step: set value.enabled: true or "
+                "value.as_features: false"
+            )
+        if abs(sum(self.tiers) - 1) > 1e-6 or min(self.tiers) <= 0:
+            raise _segkit_error(
+                f"value.tiers is {self.tiers}, which does not split the customers: "
+                "give positive shares, top tier first, that sum to 1, e.g. "
+                "[0.2, 0.3, 0.5]"
+            )
+        return self
 
 
 class ReportSettings(Section):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,11 @@ class RunContext:
                 self._cache[name] = pd.read_csv(path)
         return self._cache[name].copy()
 
+    def forget(self, names: Iterable[str]) -> None:
+        """Drop cached frames of ``names`` (their files were replaced on disk)."""
+        for name in names:
+            self._cache.pop(name, None)
+
     def save_json(self, name: str, data: Any) -> Path:
         path = self.artifact(name)
         path.write_text(
@@ -136,7 +142,8 @@ class RunContext:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def ensure(self, step: str) -> None:
-        """Run ``step`` (and the steps before it) unless its artifacts already exist."""
+        """Make ``step``'s artifacts (and those of the steps before it) exist here:
+        done already, reused from the step cache (see :mod:`segkit.reuse`), or run."""
         from segkit.pipeline import ensure
 
         ensure(self, step)

@@ -3,8 +3,10 @@
 * :class:`ReportFigure` -- a matplotlib Figure built without ``pyplot`` that a
   notebook shows as a PNG, exactly once, whatever the backend;
 * :class:`Table` -- a DataFrame whose cells a notebook shows in full (no truncated
-  text);
-* :class:`Note` -- a ``str`` that a notebook renders as Markdown.
+  text), with column names as readers know them (:func:`labelled`: the glossary's
+  display names, :mod:`segkit.glossary`);
+* :class:`Note` -- a ``str`` that a notebook renders as Markdown (also what
+  :func:`empty_figure` returns: a section with nothing to plot says so in words).
 
 The report modules (``segkit.<stage>.report`` and
 :mod:`segkit.data.report_tables`) return these objects, so a notebook cell only has
@@ -15,11 +17,14 @@ segment labels ("Segment <id>", "Unassigned" for HDBSCAN noise).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+
+from segkit.glossary import GLOSSARY, display_name
 
 __all__ = [
     "UNASSIGNED",
@@ -27,7 +32,10 @@ __all__ = [
     "ReportFigure",
     "Table",
     "empty_figure",
+    "labelled",
+    "segment_colour",
     "segment_name",
+    "segment_palette",
 ]
 
 
@@ -99,21 +107,106 @@ class ReportFigure(Figure):
         return {"image/png": data}, {"image/png": metadata}
 
 
+#: A code name: lower-case words joined by underscores (``mean_interpurchase_days``).
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def _label(value: Any, *, cell: bool = False) -> Any:
+    """``value`` as a reader's label when it is a code name, else unchanged.
+
+    Headers and row labels also map the one-word glossary names (``frequency`` ->
+    "Orders"); a cell only when it is an identifier, or a list of them separated by
+    ", ", so that ordinary words in text cells stay as written.
+    """
+    if not isinstance(value, str):
+        return value
+    if not cell and value in GLOSSARY:
+        return display_name(value)
+    items = value.split(", ")
+    if all(_IDENTIFIER.fullmatch(item) or item in GLOSSARY for item in items) and any(
+        _IDENTIFIER.fullmatch(item) for item in items
+    ):
+        return ", ".join(display_name(item) for item in items)
+    return value
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with code names shown as the glossary's display names.
+
+    Column names, row labels (and the index name) that are code names become their
+    display name (:func:`segkit.glossary.display_name`), and so do text cells that
+    hold only a code name or a ", "-separated list of them. Everything else, numbers
+    and sentences included, is left as it is; ``frame`` itself is not changed.
+    """
+    out = frame.copy()
+    for i in range(out.shape[1]):  # by position: labels may repeat
+        if pd.api.types.is_string_dtype(out.iloc[:, i].dtype):
+            out.isetitem(i, out.iloc[:, i].map(lambda v: _label(v, cell=True)))
+    out = out.rename(columns=_label)
+    if not isinstance(out.index, pd.RangeIndex):  # a row counter stays one
+        out = out.rename(index=_label)
+    if out.index.name is not None:
+        out.index.name = _label(out.index.name)
+    return out
+
+
 class Table(pd.DataFrame):
-    """A DataFrame for the report: notebooks show every cell's text in full."""
+    """A DataFrame for the report: notebooks show every cell's text in full.
+
+    Column names and row labels are shown by their display names
+    (:func:`labelled`); the frame itself keeps its code names.
+    """
 
     @property
     def _constructor(self) -> type[Table]:
         return Table
 
     def _repr_html_(self) -> str | None:
-        shown = pd.DataFrame(self)
+        frame = pd.DataFrame(self)
+        formatters = {
+            column: _percent
+            for column in frame.columns
+            if _is_share(column, frame[column])
+        }
+        shown = labelled(frame)
         with pd.option_context("display.max_colwidth", None, "display.max_rows", 500):
-            if isinstance(shown.index, pd.RangeIndex):
-                # a plain row counter (0, 1, 2 ...) says nothing to a reader
-                return shown.to_html(index=False, na_rep="")
-            # row labels stay; their name would print as a second header row
-            return shown.rename_axis(index=None)._repr_html_()
+            # a plain row counter (0, 1, 2 ...) says nothing to a reader; row labels
+            # stay, without their name (it would print as a second header row); a
+            # missing value is an empty cell, not "NaN"
+            counter = isinstance(self.index, pd.RangeIndex)
+            return shown.rename_axis(index=None).to_html(
+                index=not counter,
+                na_rep="",
+                float_format=business_number,
+                formatters=[formatters.get(c) for c in frame.columns] or None,
+            )
+
+
+def business_number(value: float) -> str:
+    """A number as a business reader wants it: thousands separators, no spurious
+    decimals (``5383250.22`` -> ``5,383,250``; ``12.515`` -> ``12.5``;
+    ``0.00669`` -> ``0.00669``)."""
+    if pd.isna(value):
+        return ""
+    size = abs(value)
+    if size >= 1000 or (size >= 10 and float(value).is_integer()):
+        return f"{value:,.0f}"
+    if size >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def _percent(value: Any) -> str:
+    return "" if pd.isna(value) else f"{float(value):.1%}"
+
+
+def _is_share(column: Any, values: pd.Series) -> bool:
+    """A column of shares (named "share", all values in [0, 1]): shown as %."""
+    name = str(column).lower()
+    if "share" not in name or not pd.api.types.is_float_dtype(values):
+        return False
+    finite = values.dropna()
+    return bool(len(finite)) and bool(finite.between(0, 1).all())
 
 
 class Note(str):
@@ -123,18 +216,44 @@ class Note(str):
         return str(self)
 
 
-def empty_figure(title: str, message: str) -> ReportFigure:
-    """A small titled figure that says, in words, why there is nothing to plot."""
-    fig = ReportFigure(figsize=(7, 1.6))
-    ax = fig.subplots()
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_title(title)
-    return fig
+def empty_figure(title: str, message: str) -> Note:
+    """What a chart with nothing to plot shows instead: one sentence, no image.
+
+    A section that has nothing to show says so in words (a placeholder image is
+    weight on the page and tells a reader less): ``"**Title**: message."``.
+    """
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    end = "" if message.endswith((".", "!", "?")) else "."
+    return Note(f"**{title}**: {message}{end}")
 
 
 #: Display name of HDBSCAN's noise segment (id -1).
 UNASSIGNED = "Unassigned"
+
+
+#: One colour per segment id for every chart of a run (matplotlib's tab10 cycle by
+#: id, grey for Unassigned), so "segment 2" is the same colour on 03, 04 and 05.
+_SEGMENT_CYCLE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+
+def segment_colour(segment: Any) -> str:
+    """The colour of a segment id on every chart (``"lightgrey"`` for -1)."""
+    try:
+        segment = int(segment)
+    except (TypeError, ValueError):
+        return "#7f7f7f"
+    return "lightgrey" if segment == -1 else _SEGMENT_CYCLE[segment % 10]
+
+
+def segment_palette(
+    segments: Any, names: Mapping[Any, str] | None = None
+) -> dict[str, str]:
+    """Display name -> colour for ``segments`` (ids), for seaborn's ``palette=``."""
+    return {segment_name(names, s): segment_colour(s) for s in segments}
 
 
 def segment_name(names: Mapping[Any, str] | None, segment: Any) -> str:

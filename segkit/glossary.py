@@ -44,6 +44,28 @@ GLOSSARY: dict[str, tuple[str, str, str]] = {
     "segment": ("Segment", "", ""),
     "segment_name": ("Segment", "", ""),
     "customers": ("Customers", "", ""),
+    # report columns (tables of pages 02-05): labels only
+    "segment_id": ("Segment id", "", ""),
+    "customer_id": ("Customer id", "", ""),
+    "run_id": ("Run", "", ""),
+    "as_of": ("Analysis date", "", ""),
+    "revenue_share": ("Share of revenue", "", ""),
+    "mean_recency": ("Mean days since last order", "", ""),
+    "mean_frequency": ("Mean orders", "", ""),
+    "mean_monetary": ("Mean net revenue", "", ""),
+    "worst_jaccard": ("Lowest segment Jaccard", "", ""),
+    "calinski_harabasz": ("Calinski-Harabasz", "", ""),
+    "davies_bouldin": ("Davies-Bouldin", "", ""),
+    "r2_null": ("R² of a structureless reference", "", ""),
+    "bought_again": ("Bought again", "", ""),
+    "log_revenue": ("Log revenue", "", ""),
+    "lift_bought_again": ("Lift in buying again", "", ""),
+    "lift_revenue": ("Lift in revenue", "", ""),
+    "best_bought_again": ("Best segment: bought again", "", ""),
+    "worst_bought_again": ("Worst segment: bought again", "", ""),
+    "best_revenue": ("Best segment: revenue", "", ""),
+    "worst_revenue": ("Worst segment: revenue", "", ""),
+    "min_segment_share": ("Smallest segment share", "", ""),
 }
 
 

@@ -7,8 +7,9 @@ Three kinds of per-segment number need three kinds of interval:
   Neither has zero width when every customer of a small segment bought again, as
   a percentile bootstrap does ([1, 1] at 30 customers out of 30).
 * a **mean of a skewed amount** (revenue per customer, with many zeros and a long
-  tail): the studentized bootstrap (bootstrap-t), or BCa through
-  :func:`scipy.stats.bootstrap` (:func:`mean_interval`).
+  tail): the studentized bootstrap (bootstrap-t), widened by a log-scale
+  (delta-lognormal) interval when the positive amounts look lognormal, or BCa
+  through :func:`scipy.stats.bootstrap` (:func:`mean_interval`).
 * a **share of a total** (a segment's share of all revenue, or of all customers):
   every customer is resampled at once, so the rest of the total varies with the
   segment (:func:`share_intervals`; bootstrap-t on the ratio of sums). Holding the
@@ -119,17 +120,31 @@ def mean_interval(
     level: float = 0.95,
     n_resamples: int = 2000,
     random_state: int = 0,
-    method: str = "studentized",
+    method: str = "auto",
 ) -> tuple[float, float]:
     """Bootstrap interval of the mean of a (skewed) amount.
 
-    ``studentized`` (the default, the bootstrap-t of Efron & Tibshirani 1993, ch. 12)
-    resamples ``t = (mean* - mean) / se*`` and reads the interval off its quantiles;
-    it adapts to skew, so a long right tail widens the upper side. ``bca`` is
-    :func:`scipy.stats.bootstrap`'s BCa. On revenue with 40-60 % zeros and a
-    lognormal or gamma tail (``benchmarks/interval_coverage.py``) BCa covered 83-91 % at a
-    nominal 95 % for 30-100 customers and the bootstrap-t 93-95 %, which is why
-    the default is written here: scipy offers no bootstrap-t.
+    ``studentized`` is the bootstrap-t of Efron & Tibshirani (1993, ch. 12): it
+    resamples ``t = (mean* - mean) / se*`` and reads the interval off its
+    quantiles, so a long right tail widens the upper side. It cannot see a tail the
+    sample has not drawn: on revenue with 60 % zeros and a lognormal tail of
+    log-SD 1.6 it covered about 89 % at a nominal 95 % for 30-300 customers
+    (``benchmarks/interval_coverage.py``). ``auto`` (the default) therefore adds a
+    log-scale check: when the positive amounts look lognormal (Shapiro-Wilk on
+    their logs does not reject at 5 %, at least :data:`_MIN_POSITIVE` of them, no
+    negative amount), the interval is the union of the bootstrap-t and the
+    delta-lognormal interval (:func:`_delta_lognormal`: binomial share of
+    non-zeros times a Cox interval of the lognormal mean). The lognormal interval
+    is not used when its estimate of the positives' mean is more than
+    :data:`_MAX_TAIL_RATIO` times their sample mean: a fit that puts most of the
+    mean in a tail the data have not shown is not trusted (gamma-shaped amounts
+    often pass the normality test on 10-20 logs and would get intervals hundreds
+    of times the mean). Measured with 1,000 simulations (300 at 1,000 customers):
+    ``auto`` covers 93.0-95.7 % at 30, 100 and 1,000 customers on all three
+    benchmark shapes (60 % zeros + lognormal sigma 1.2 or 1.6, 40 % zeros +
+    gamma 0.5). ``bca`` is :func:`scipy.stats.bootstrap`'s BCa (83-91 % on the
+    lighter cells at 30-100 customers); scipy offers no bootstrap-t, hence the
+    code here.
 
     Parameters
     ----------
@@ -141,8 +156,8 @@ def mean_interval(
         Bootstrap resamples.
     random_state : int
         Seed; same seed, same interval.
-    method : {"studentized", "bca"}
-        Which bootstrap interval.
+    method : {"auto", "studentized", "bca"}
+        Which interval.
 
     Returns
     -------
@@ -151,9 +166,10 @@ def mean_interval(
     """
     _check_level(level)
     data = np.asarray(values, dtype=float)
-    if method not in ("studentized", "bca"):
+    if method not in _MEAN_METHODS:
         raise DataError(
-            f"mean interval method {method!r} is unknown; use 'studentized' or 'bca'"
+            f"mean interval method {method!r} is unknown; use one of "
+            f"{list(_MEAN_METHODS)}"
         )
     if len(data) == 0:
         return np.nan, np.nan
@@ -172,6 +188,24 @@ def mean_interval(
             random_state=rng,
         ).confidence_interval
         return float(low), float(high)
+    low, high = _bootstrap_t(data, level, n_resamples, rng)
+    if method == "auto":
+        log_low, log_high = _delta_lognormal(data, level)
+        low, high = np.fmin(low, log_low), np.fmax(high, log_high)  # NaN: not used
+    return float(low), float(high)
+
+
+_MEAN_METHODS = ("auto", "studentized", "bca")
+#: Fewest positive amounts for the log-scale check of ``method="auto"``.
+_MIN_POSITIVE = 8
+#: Largest lognormal-estimate / sample-mean ratio of the positives still trusted.
+_MAX_TAIL_RATIO = 3.0
+
+
+def _bootstrap_t(
+    data: np.ndarray, level: float, n_resamples: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Studentized bootstrap interval of the mean (resampled in memory blocks)."""
     n = len(data)
     mean, se = data.mean(), data.std(ddof=1) / np.sqrt(n)
     t = np.empty(0)
@@ -183,6 +217,32 @@ def mean_interval(
         t = np.r_[t, (draws.mean(axis=1)[ok] - mean) / spread[ok]]
     upper, lower = np.quantile(t, [(1 + level) / 2, (1 - level) / 2])
     return float(mean - upper * se), float(mean - lower * se)
+
+
+def _delta_lognormal(data: np.ndarray, level: float) -> tuple[float, float]:
+    """Interval of the mean of zeros + lognormal positives, or NaN if they are not.
+
+    The mean is ``p * exp(mu + s2 / 2)`` (p: share of positives; mu, s2: mean and
+    variance of the positives' logs). On the log scale its variance is
+    ``(1 - p) / (n p)`` (binomial, delta method) plus Cox's ``s2 / m +
+    s2^2 / (2 (m - 1))`` for the lognormal mean of ``m`` positives (Zhou & Gao
+    1997); the interval is symmetric there and exponentiated. Written here because
+    scipy has no zero-inflated lognormal interval.
+    """
+    positive = data[data > 0]
+    m, n = len(positive), len(data)
+    if m < _MIN_POSITIVE or (data < 0).any() or np.ptp(positive) == 0:
+        return np.nan, np.nan
+    logs = np.log(positive)
+    if stats.shapiro(logs).pvalue < 0.05:
+        return np.nan, np.nan
+    mu, s2, p = logs.mean(), logs.var(ddof=1), m / n
+    if np.exp(mu + s2 / 2) > _MAX_TAIL_RATIO * positive.mean():
+        return np.nan, np.nan
+    centre = np.log(p) + mu + s2 / 2
+    spread = np.sqrt((1 - p) / (n * p) + s2 / m + s2**2 / (2 * (m - 1)))
+    z = stats.norm.ppf(0.5 + level / 2)
+    return float(np.exp(centre - z * spread)), float(np.exp(centre + z * spread))
 
 
 def share_intervals(
@@ -286,7 +346,7 @@ def segment_summary(
     n_resamples: int = 2000,
     random_state: int = 0,
 ) -> pd.DataFrame:
-    """Per segment: rates (Wilson), means (BCa) and shares of totals (joint bootstrap).
+    """Per segment: rates (Wilson), means (bootstrap-t + log-scale) and shares of totals (joint bootstrap).
 
     Parameters
     ----------

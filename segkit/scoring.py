@@ -19,7 +19,13 @@ segment does not depend on the other customers of the file:
   population only): a level the fitted preprocessor does not know becomes
   ``"Other"`` when training had that level, as the training grouping did;
 - missing numeric attributes are imputed by the preprocessor with the medians it
-  learned at fit.
+  learned at fit;
+- a model formed with ``value.as_features`` needs each customer's CLV columns
+  (``clv``, ``p_alive``, ``expected_purchases``): they are predicted from the
+  customer's own purchases with the run's *fitted* BG/NBD and Gamma-Gamma models,
+  saved by the value step next to ``model.joblib`` (``clv_purchases.nc``,
+  ``clv_spend.nc``); without those files scoring refuses with a
+  :class:`~segkit.exceptions.ModelError` saying which files to keep with the model.
 
 The analysis date (recency, tenure, ...) is, in this order: ``as_of`` (``--as-of``),
 the ``as_of`` of a config passed with ``config_path``, the day after the newest
@@ -159,6 +165,64 @@ def _align_levels(features: pd.DataFrame, model: Any) -> pd.DataFrame:
     return out
 
 
+def _value_columns(model: Any) -> list[str]:
+    """The CLV columns (``value.as_features``) among the model's inputs."""
+    from segkit.features.value_features import VALUE_FEATURES
+
+    wanted = {str(c) for c in getattr(model, "feature_names_in_", [])}
+    return [c for c in VALUE_FEATURES if c in wanted]
+
+
+def _value_fit(model: Any, model_path: Path) -> Any:
+    """The run's fitted CLV models next to ``model_path``, when the model needs them.
+
+    Raises
+    ------
+    ModelError
+        The model was formed on CLV columns and the saved CLV models are missing.
+    """
+    needed = _value_columns(model)
+    if not needed:
+        return None
+    from segkit.features import value_features
+
+    folder = model_path.resolve().parent
+    if not value_features.fit_available(folder):
+        files = sorted(value_features.FIT_FILES.values())
+        raise ModelError(
+            f"model {str(model_path)!r} was formed with value.as_features and needs "
+            f"the CLV features {needed}, predicted with the run's fitted CLV models "
+            f"{files}, which are not in {str(folder)!r}; copy them from the run's "
+            "artifacts folder next to the model, or score with a model fitted with "
+            "value.as_features: false"
+        )
+    return value_features.load_fit(folder)
+
+
+def _customer_values(
+    model: Any, config: Any, transactions: Any, as_of: Any, value_fit: Any, source: str
+) -> pd.DataFrame | None:
+    """CLV columns of the customers, predicted with ``value_fit`` (never refitted)."""
+    needed = _value_columns(model)
+    if not needed:
+        return None
+    if value_fit is None or transactions is None:
+        what = (
+            "no fitted CLV models were given"
+            if transactions is not None
+            else (f"{source} holds no transactions")
+        )
+        raise ModelError(
+            f"the model was formed with value.as_features and needs the CLV features "
+            f"{needed}, but {what}; pass value_fit= (segkit.features.value_features."
+            "load_fit of the run's artifacts folder) with the transactions, or use a "
+            "model fitted with value.as_features: false"
+        )
+    from segkit.features.value_features import value_features
+
+    return value_features(config, transactions, as_of=as_of, fit=value_fit)
+
+
 def _check_fits(features: pd.DataFrame, model: Any, config: Any, source: str) -> None:
     wanted = [str(c) for c in getattr(model, "feature_names_in_", [])]
     missing = [c for c in wanted if c not in features.columns]
@@ -202,6 +266,7 @@ def score_frames(
     customers: pd.DataFrame | None = None,
     as_of: dt.date | None = None,
     source: str = "the input",
+    value_fit: Any = None,
 ) -> pd.Series:
     """Segments of clean frames: features per customer, then the fitted model.
 
@@ -220,6 +285,9 @@ def score_frames(
         Analysis date; None with transactions: the day after the newest line.
     source : str
         What the frames came from, for error messages.
+    value_fit : ClvFit, optional
+        The run's fitted CLV models (:func:`segkit.features.value_features.load_fit`),
+        needed when the model was formed with ``value.as_features``.
 
     Returns
     -------
@@ -230,11 +298,23 @@ def score_frames(
     ------
     SchemaError
         A feature the model was fitted on cannot be computed from the frames.
+    ModelError
+        The model needs CLV features and ``value_fit`` or the transactions are
+        missing.
     """
+    from segkit.data.clean import default_as_of
     from segkit.features.build import customer_features
 
+    if transactions is not None and as_of is None:
+        as_of = default_as_of(transactions)
+    value = _customer_values(model, config, transactions, as_of, value_fit, source)
     features, _ = customer_features(
-        _per_customer(config), transactions, returns, customers, as_of=as_of
+        _per_customer(config),
+        transactions,
+        returns,
+        customers,
+        as_of=as_of,
+        value=value,
     )
     _check_fits(features, model, config, source)
     return score_features(model, features)
@@ -311,7 +391,9 @@ def score_file(
     InputFileError
         The model or the input file does not exist.
     ModelError
-        The model file is not a segkit model, or it carries no config.
+        The model file is not a segkit model, or it carries no config, or it was
+        formed with ``value.as_features`` and the saved CLV models are not next to
+        it.
     SchemaError
         The input's columns do not fit the config (a mapped column is missing, a
         value cannot be parsed, a feature the model needs cannot be computed).
@@ -323,6 +405,7 @@ def score_file(
     )
     model = _load_model(model_path)
     config = _config(model, model_path, config_path)
+    value_fit = _value_fit(model, model_path)
     if not input_path.exists():
         raise InputFileError(
             f"input file {str(input_path)!r} not found; pass the new transactions "
@@ -339,6 +422,7 @@ def score_file(
         **frames,
         as_of=as_of_used,
         source=f"input file {str(input_path)!r}",
+        value_fit=value_fit,
     )
     out = assignments_frame(
         labels,

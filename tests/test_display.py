@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from segkit.display import Note, ReportFigure, Table
+from segkit.display import Note, ReportFigure, Table, empty_figure, labelled
 
 
 def test_report_figure_shows_as_png_without_pyplot():
@@ -63,3 +63,69 @@ def test_tables_hide_a_plain_row_counter_and_the_index_name_row():
         pd.DataFrame({"number": [3]}, index=pd.Index(["refits"], name="what"))
     )._repr_html_()
     assert "refits" in labelled and ">what<" not in labelled
+
+
+def test_tables_show_code_names_as_the_glossarys_display_names():
+    frame = pd.DataFrame(
+        {
+            "mean_interpurchase_days": [1.5, 2.0],
+            "correlated_with": ["frequency, active_months", "a sentence_with words"],
+            "config key": ["validation.keep_jaccard", "frequency"],
+        },
+        index=pd.Index(["recency_days", "frequency"], name="feature"),
+    )
+    before = frame.copy()
+    shown = labelled(frame)
+    assert list(shown.columns) == [
+        "Days between orders",
+        "Correlated with",
+        "config key",
+    ]
+    assert list(shown.index) == ["Days since last order", "Orders"]
+    # a cell is renamed only when it is nothing but code names
+    assert list(shown["Correlated with"]) == [
+        "Orders, Active months",
+        "a sentence_with words",
+    ]
+    assert list(shown["config key"]) == ["validation.keep_jaccard", "frequency"]
+    pd.testing.assert_frame_equal(frame, before)  # the input is untouched
+    html = Table(frame)._repr_html_()
+    assert "Days between orders" in html and "mean_interpurchase_days" not in html
+
+
+def test_tables_show_missing_values_as_empty_cells():
+    html = Table({"a": [1.0, float("nan")]}, index=["x", "y"])._repr_html_()
+    assert "NaN" not in html and "<td></td>" in html
+
+
+def test_empty_figure_is_one_sentence_not_an_image():
+    note = empty_figure("Migration", "no previous run comparison in this run")
+    assert isinstance(note, Note)
+    assert note == "**Migration**: No previous run comparison in this run."
+
+
+def test_each_segment_keeps_one_colour_on_every_chart():
+    from matplotlib.colors import to_hex
+
+    from segkit.display import segment_colour, segment_palette
+    from segkit.profiles.report import snake_plot
+
+    assert segment_colour(-1) == "lightgrey"
+    assert segment_colour(1) == segment_colour("1") != segment_colour(0)
+    assert segment_palette([0, 1], {0: "A", 1: "B"}) == {
+        "A": segment_colour(0),
+        "B": segment_colour(1),
+    }
+    # the snake plot draws segment 1 in segment 1's colour even when it comes first
+    snake = pd.DataFrame(
+        {
+            "segment": [1, 1, 0, 0],
+            "feature": ["frequency", "monetary"] * 2,
+            "value": [1.0, 0.5, -1.0, -0.5],
+        }
+    )
+    ax = snake_plot(snake, names={0: "A", 1: "B"}).axes[0]
+    colours = {line.get_label(): to_hex(line.get_color()) for line in ax.lines}
+    assert colours.get("B") == segment_colour(1) and colours.get("A") == segment_colour(
+        0
+    )

@@ -59,6 +59,34 @@ def test_mean_interval_widens_upwards_for_a_long_right_tail():
         mean_interval(values, method="x")
 
 
+def test_log_scale_interval_by_hand_widens_the_bootstrap_t():
+    """8 zeros and 8 amounts with evenly spaced logs 2.0..5.5 (mean 3.75, var 1.5).
+
+    Delta-lognormal: centre log(0.5) + 3.75 + 0.75 = 3.807, log-scale variance
+    0.5 / 8 + 1.5 / 8 + 1.5^2 / 14 = 0.4107, bounds exp(3.807 -/+ 1.96 x 0.6409)
+    = 12.82 and 158.06; the bootstrap-t alone stops at about 133.
+    """
+    logs = np.arange(2.0, 6.0, 0.5)
+    values = np.r_[np.zeros(8), np.exp(logs)]
+    low_t, high_t = mean_interval(values, method="studentized", random_state=1)
+    low, high = mean_interval(values, random_state=1)
+    assert high == pytest.approx(158.06, abs=0.05)
+    assert high > high_t + 20
+    assert low == pytest.approx(min(low_t, 12.82), abs=0.01)
+
+
+def test_log_scale_check_stays_out_when_the_amounts_are_not_lognormal():
+    # a refund (negative amount), too few positives, and a fit whose mean lies in
+    # an unseen tail (log-SD 3.3: lognormal mean > 3 x the sample mean)
+    refund = np.r_[np.zeros(10), -5.0, np.exp(np.arange(2.0, 6.0, 0.5))]
+    few = np.r_[np.zeros(20), [3.0, 10.0, 40.0, 90.0]]
+    tail = np.r_[np.zeros(10), np.exp(np.linspace(-4.0, 6.0, 12))]
+    for values in (refund, few, tail):
+        assert mean_interval(values, random_state=2) == mean_interval(
+            values, method="studentized", random_state=2
+        )
+
+
 def test_share_intervals_add_up_and_move_the_rest_of_revenue():
     groups = np.repeat([0, 1, 2], [10, 10, 80])
     values = np.r_[np.full(10, 100.0), np.zeros(10), np.full(80, 1.0)]

@@ -21,6 +21,12 @@ Both the comparison grid (:mod:`segkit.clustering.compare`) and
     :class:`HDBSCANClusterer`: the ``hdbscan`` library's HDBSCAN; ``predict`` uses
     ``approximate_predict``; noise is :data:`NOISE` (-1). It finds its own number
     of clusters (``n_clusters`` is ignored).
+``clv_tiers``
+    :class:`~segkit.features.value_tiers.ClvTiers`: customers cut by their CLV
+    into the shares of ``value.tiers`` (top tier first); ``value_column`` is the
+    position of ``clv`` among the coordinates. A rule, not a clustering: it is
+    never in the comparison grid (:data:`RULE_ALGORITHMS`), only chosen with
+    ``clustering.choice: clv_tiers`` (see :mod:`segkit.clustering.tier_model`).
 """
 
 from __future__ import annotations
@@ -39,9 +45,12 @@ from segkit.clustering.sampling import nearest_centre
 from segkit.config_base import field_default
 from segkit.config_sections import ALGORITHMS, ClusteringSettings
 from segkit.exceptions import ConfigError, DataError, ModelError
+from segkit.features.value_tiers import ClvTiers
 
 __all__ = [
     "ALGORITHMS",
+    "CLV_TIERS",
+    "RULE_ALGORITHMS",
     "NOISE",
     "DEFAULT_SETTINGS",
     "ContinuousGaussianMixture",
@@ -60,6 +69,12 @@ __all__ = [
 #: Segment id of HDBSCAN noise ("Unassigned").
 NOISE = -1
 
+#: The CLV-tier rule as a clusterer (``clustering.choice: clv_tiers``).
+CLV_TIERS = "clv_tiers"
+#: Rule-based "clusterers": :func:`make_clusterer` builds them, the comparison grid
+#: never holds them (they would win every stability test by construction).
+RULE_ALGORITHMS = (CLV_TIERS,)
+
 #: Settings :func:`make_clusterer` accepts, with their defaults (``SegmentationModel``
 #: uses them as its keyword defaults). Those the config also sets come from
 #: :class:`segkit.config.ClusteringSettings`, so each default is written once.
@@ -74,6 +89,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "min_cluster_share": field_default(ClusteringSettings, "hdbscan_min_cluster_share"),
     "min_samples": 10,  # HDBSCAN core-distance neighbours
     "tree_cache": None,  # dict shared by Ward clusterers of one grid
+    "tiers": None,  # clv_tiers: shares, top first; None: value.tiers' default
+    "value_column": None,  # clv_tiers: position of clv in the coordinates
 }
 
 
@@ -344,9 +361,10 @@ def make_clusterer(
     Parameters
     ----------
     algorithm : str
-        One of :data:`ALGORITHMS`.
+        One of :data:`ALGORITHMS` or :data:`RULE_ALGORITHMS`.
     n_clusters : int or None
-        Number of segments (ignored by HDBSCAN).
+        Number of segments (ignored by HDBSCAN and by ``clv_tiers``, whose
+        ``tiers`` shares set it).
     random_state : int or None
         Seed (HDBSCAN is deterministic and takes none).
     **settings
@@ -363,7 +381,7 @@ def make_clusterer(
     ModelError
         An unknown algorithm or setting, or ``n_clusters`` < 2 where it is needed.
     """
-    if algorithm not in ALGORITHMS:
+    if algorithm not in ALGORITHMS + RULE_ALGORITHMS:
         raise ModelError(
             f"algorithm {algorithm!r} is unknown; use one of {list(ALGORITHMS)} "
             "(clustering.algorithms in the config)"
@@ -375,6 +393,14 @@ def make_clusterer(
             f"{sorted(DEFAULT_SETTINGS)}"
         )
     s = {**DEFAULT_SETTINGS, **settings}
+    if algorithm == CLV_TIERS:
+        if s["value_column"] is None:
+            raise ModelError(
+                "clv_tiers needs value_column=, the position of the 'clv' column "
+                "among the coordinates (segkit.clustering.tier_model.ClvTierModel "
+                "finds it)"
+            )
+        return ClvTiers(shares=s["tiers"], column=int(s["value_column"]))
     if algorithm == "hdbscan":
         return HDBSCANClusterer(
             min_cluster_size=s["min_cluster_size"],
@@ -413,10 +439,11 @@ def make_clusterer(
 
 
 def candidate_id(algorithm: str, representation: str, k: int | None) -> str:
-    """``"kmeans/scaled/5"``; HDBSCAN has no k (``"hdbscan/umap"``), RFM is ``"rfm/rules"``."""
+    """``"kmeans/scaled/5"``; HDBSCAN and CLV tiers have no k (``"hdbscan/umap"``,
+    ``"clv_tiers/scaled"``), RFM is ``"rfm/rules"``."""
     if algorithm == "rfm":
         return "rfm/rules"
-    if algorithm == "hdbscan" or k is None:
+    if algorithm in ("hdbscan", CLV_TIERS) or k is None:
         return f"{algorithm}/{representation}"
     return f"{algorithm}/{representation}/{int(k)}"
 
@@ -424,13 +451,25 @@ def candidate_id(algorithm: str, representation: str, k: int | None) -> str:
 def parse_candidate(text: str) -> tuple[str, str, int | None]:
     """Split ``"kmeans/scaled/5"`` into ``("kmeans", "scaled", 5)``.
 
+    ``"clv_tiers"`` (or ``"clv_tiers/scaled"``) is ``("clv_tiers", "scaled",
+    None)``: the tiers cut the ``clv`` column, which only the scaled
+    representation keeps (PCA and UMAP mix the columns).
+
     Raises
     ------
     ConfigError
         When the text does not name an algorithm, a representation and (except for
-        HDBSCAN) a k.
+        HDBSCAN and CLV tiers) a k.
     """
     parts = str(text).strip().split("/")
+    if parts[0] == CLV_TIERS:
+        if parts[1:] not in ([], ["scaled"]):
+            raise ConfigError(
+                f"clustering.choice {text!r}: CLV tiers cut the customers' 'clv' "
+                "column, which only the scaled representation keeps; write "
+                "clv_tiers or clv_tiers/scaled"
+            )
+        return CLV_TIERS, "scaled", None
     example = (
         "write it as algorithm/representation/k, e.g. kmeans/scaled/5 or hdbscan/umap"
     )

@@ -41,7 +41,13 @@ from segkit.clustering.algorithms import (
     make_clusterer,
     parse_candidate,
 )
-from segkit.clustering.metrics import ari, dbcv, partition_metrics, sizes
+from segkit.clustering.metrics import (
+    ari,
+    dbcv,
+    distance_matrix,
+    partition_metrics,
+    sizes,
+)
 from segkit.clustering.model import SegmentationModel, settings_from_config
 from segkit.clustering.reduce import REPRESENTATIONS, make_reducer
 from segkit.clustering.sampling import stratified_sample, thread_limit
@@ -259,6 +265,7 @@ class _Space:
     metric_pos: np.ndarray  # metric sample rows within the fit sample
     subsets: list[np.ndarray]  # stability subsamples (rows of the metric sample)
     reduce_seconds: float
+    distances: np.ndarray | None = None  # distance_matrix(common), shared
 
 
 def _compare(
@@ -284,6 +291,7 @@ def _compare(
     metric_pos = fit_frame.index.get_indexer(metric_index)
     common = fit_frame.to_numpy(dtype=np.float64)[metric_pos]
     distinct = len(np.unique(common, axis=0))
+    distances = distance_matrix(common)
     rng = np.random.default_rng(seed + 1)
     n_stab = len(metric_pos)
     sub_size = max(k_min + 1, int(0.8 * n_stab))
@@ -305,6 +313,7 @@ def _compare(
             metric_pos=metric_pos,
             subsets=subsets,
             reduce_seconds=time.perf_counter() - start,
+            distances=distances,
         )
         for algorithm in clustering["algorithms"]:
             grid = [None] if algorithm == "hdbscan" else ks
@@ -326,7 +335,7 @@ def _compare(
             size_rows.append(_size_frame(row["candidate"], labels))
     bar.close()
     if rfm is not None and "segment" in rfm.columns:
-        row, frame = _rfm_row(rfm, fit_frame, metric_pos, common)
+        row, frame = _rfm_row(rfm, fit_frame, metric_pos, common, distances)
         rows.append(row)
         size_rows.append(frame)
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -381,9 +390,11 @@ def _score_algorithm(
         labels = np.asarray(clusterer.fit(coords).labels_, dtype=np.int64)
         fit_seconds = time.perf_counter() - start
         sampled = labels[pos]
-        metrics = partition_metrics(space.common, sampled)
+        metrics = partition_metrics(space.common, sampled, distances=space.distances)
         assigned = (
-            partition_metrics(space.common, sampled, noise="drop")["silhouette"]
+            partition_metrics(
+                space.common, sampled, noise="drop", distances=space.distances
+            )["silhouette"]
             if (sampled == NOISE).any()
             else metrics["silhouette"]
         )
@@ -457,6 +468,7 @@ def _rfm_row(
     fit_frame: pd.DataFrame,
     metric_pos: np.ndarray,
     common: np.ndarray,
+    distances: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     named = rfm["segment"].reindex(fit_frame.index)
     if named.isna().all():
@@ -472,7 +484,7 @@ def _rfm_row(
         "representation": "rules",
         "k": None,
         **sizes(labels),
-        **partition_metrics(common, labels[metric_pos]),
+        **partition_metrics(common, labels[metric_pos], distances=distances),
         "bic": np.nan,
         "bic_rank_within_representation": np.nan,
         "dbcv": np.nan,

@@ -15,18 +15,41 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    pairwise_distances,
     silhouette_score,
 )
 
-__all__ = ["partition_metrics", "dbcv", "sizes", "elbow", "ari"]
+__all__ = ["distance_matrix", "partition_metrics", "dbcv", "sizes", "elbow", "ari"]
 
 logger = logging.getLogger(__name__)
 
 _NAN = float("nan")
 
 
+#: Largest metric sample whose distance matrix :func:`distance_matrix` builds
+#: (10,000 rows: 800 MB of float64). Above it each silhouette computes its own.
+MAX_DISTANCE_ROWS = 10_000
+
+
+def distance_matrix(X: np.ndarray) -> np.ndarray | None:
+    """Euclidean distances between the rows of ``X``, computed once for every
+    candidate scored on the same sample; None above :data:`MAX_DISTANCE_ROWS`.
+
+    A silhouette spends most of its time computing these distances (about 70 % of
+    the comparison's silhouette time on Online Retail), and every candidate of the
+    comparison is scored on the same metric sample in the same space.
+    """
+    if len(X) > MAX_DISTANCE_ROWS:
+        return None
+    return pairwise_distances(np.asarray(X, dtype=np.float64))
+
+
 def partition_metrics(
-    X: np.ndarray, labels: np.ndarray, *, noise: str = "group"
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    noise: str = "group",
+    distances: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Silhouette, Calinski-Harabasz, Davies-Bouldin and within-segment SS.
 
@@ -45,6 +68,9 @@ def partition_metrics(
         Segment ids of those rows.
     noise : {"group", "drop"}
         How noise rows are scored.
+    distances : ndarray, optional
+        :func:`distance_matrix` of ``X``; the silhouette then reads it instead of
+        recomputing the distances (same value up to floating-point rounding).
 
     Returns
     -------
@@ -58,6 +84,8 @@ def partition_metrics(
     if noise == "drop":
         keep = labels != -1
         X, labels = X[keep], labels[keep]
+        if distances is not None:
+            distances = distances[np.ix_(keep, keep)]
     out = {
         "silhouette": _NAN,
         "calinski_harabasz": _NAN,
@@ -70,7 +98,11 @@ def partition_metrics(
     centres = np.vstack([X[inverse == i].mean(0) for i in range(len(uniq))])
     out["wcss"] = float(((X - centres[inverse]) ** 2).sum(1).mean())
     if 2 <= len(uniq) < len(labels):
-        out["silhouette"] = float(silhouette_score(X, labels))
+        out["silhouette"] = float(
+            silhouette_score(X, labels)
+            if distances is None
+            else silhouette_score(distances, labels, metric="precomputed")
+        )
         out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
         out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     return out

@@ -19,6 +19,7 @@ from segkit.clustering.selection import selection_settings
 from segkit.config_sections import ClusteringSettings
 
 __all__ = [
+    "BIC_MARGIN",
     "SILHOUETTE_WORDS",
     "silhouette_words",
     "rule_text",
@@ -27,6 +28,9 @@ __all__ = [
     "number_or_none",
 ]
 
+
+#: BIC difference that counts as decisive (Kass & Raftery 1995: > 10 "very strong").
+BIC_MARGIN = 10.0
 
 #: Kaufman & Rousseeuw's (1990) reading of the average silhouette.
 SILHOUETTE_WORDS: tuple[tuple[float, str], ...] = (
@@ -65,7 +69,10 @@ def rule_text(clustering: ClusteringSettings | Mapping[str, Any]) -> str:
         f"segment comes back) is at least {s.min_jaccard:.2f}. Among stable, "
         "substantial candidates the highest silhouette (how much closer customers "
         "are to their own segment than to the next; it reads the same in every "
-        "representation) wins. There is no clear structure when "
+        "representation) wins, unless a stable Gaussian mixture with more segments "
+        "in the same representation is decisively likelier (BIC lower by "
+        f"{BIC_MARGIN:g} or more): silhouette favours merging overlapping segments, so then the best "
+        "silhouette at that finer number wins. There is no clear structure when "
         "nothing is stable, or when the winner separates customers no better than "
         "k-means separates structureless data of the same spread; then the RFM grid "
         "is recommended. The structure is weak when the silhouette is below "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib
+import matplotlib.lines
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 from segkit.clustering.metrics import elbow
 from segkit.clustering.recommend import silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
-from segkit.display import segment_name
+from segkit.display import segment_colour, segment_name
 from segkit.exceptions import SchemaError
 
 __all__ = [
@@ -39,7 +40,7 @@ _TAB10 = matplotlib.colormaps["tab10"]
 
 
 def _colour(segment: int) -> Any:
-    return "lightgrey" if segment == -1 else _TAB10(segment % 10)
+    return segment_colour(segment)
 
 
 def compare_artifacts(ctx: Any) -> dict[str, Any]:
@@ -124,9 +125,24 @@ def leaderboard(scored: pd.DataFrame, *, top: int = 15) -> pd.DataFrame:
     return out
 
 
+_LEADERBOARD_LABELS = {
+    "rank": "rank",
+    "prediction_strength": "prediction strength",
+    "worst_jaccard": "worst segment Jaccard",
+    "calinski_harabasz": "Calinski-Harabasz",
+    "r2": "R²",
+    "r2_null": "R² of structureless data",
+    "smallest_%": "smallest segment %",
+    "noise_%": "unassigned %",
+    "not_qualified_because": "not qualified because",
+}
+
+
 def leaderboard_table(scored: pd.DataFrame, *, top: int = 12) -> Table:
-    """The leaderboard (see :func:`leaderboard`) as a report table."""
-    return Table(leaderboard(scored, top=top))
+    """The leaderboard (see :func:`leaderboard`) as a report table: rank as a column,
+    readable headers (the full comparison stays in ``artifacts/comparison.csv``)."""
+    table = leaderboard(scored, top=top).reset_index()
+    return Table(table.rename(columns=_LEADERBOARD_LABELS))
 
 
 def recommendation_note(recommendation: dict[str, Any]) -> Note:
@@ -135,7 +151,8 @@ def recommendation_note(recommendation: dict[str, Any]) -> Note:
     head = (
         f"**Chosen segmentation: `{recommendation['chosen']}`** (structure: "
         f"{recommendation['structure']}; {recommendation['eligible']} of "
-        f"{recommendation['candidates']} candidates are stable and substantial)."
+        f"{recommendation['candidates']} candidates are stable and substantial; the "
+        "RFM baseline is compared too but not counted)."
     )
     return Note(f"{head}\n\n{reasons}\n\n**The rule.** {recommendation['rule']}")
 
@@ -171,9 +188,11 @@ def metric_curves(
         "bic",
     ),
 ) -> Figure:
-    """Metric-vs-k curves, one line per algorithm and representation.
+    """Metric-vs-k curves in facets: one row per metric, one column per view.
 
-    The elbow of each within-segment-spread curve is marked with a black ring.
+    Each panel holds one line per algorithm (the same colour in every panel), so no
+    panel carries more than a handful of lines; the elbow of each within-segment
+    spread curve is marked with a black ring.
 
     Parameters
     ----------
@@ -181,48 +200,60 @@ def metric_curves(
         ``comparison.csv`` (columns ``algorithm``, ``representation``, ``k`` and the
         metrics). Rows without a k (HDBSCAN, RFM) are left out.
     metrics : tuple of str
-        Columns to draw, one panel each.
+        Columns to draw, one row of panels each.
     """
     _need(table, ["algorithm", "representation", "k", *metrics], "metric_curves table")
     data = table[table["k"].notna()].copy()
     data["k"] = data["k"].astype(int)
     metrics = tuple(m for m in metrics if data[m].notna().any())
-    cols = 3
-    rows = int(np.ceil(len(metrics) / cols))
-    fig = ReportFigure(figsize=(13, 3.8 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    styles = {"scaled": "-", "pca": "--", "umap": ":"}
+    views = list(dict.fromkeys(data["representation"]))
+    fig = ReportFigure(
+        figsize=(2.8 * len(views) + 0.9, 1.3 * len(metrics) + 0.8), layout="constrained"
+    )
+    axes = fig.subplots(len(metrics), len(views), squeeze=False, sharex=True)
     colours = dict(zip(sorted(data["algorithm"].unique()), _TAB10.colors, strict=False))
-    for ax, metric in zip(axes.flat, metrics, strict=False):
-        for (algorithm, rep), part in data.groupby(["algorithm", "representation"]):
-            part = part.sort_values("k")
-            if part[metric].isna().all():
-                continue
-            ax.plot(
-                part["k"],
-                part[metric],
-                styles.get(rep, "-"),
-                marker="o",
-                ms=3,
-                color=colours[algorithm],
-                label=f"{algorithm} / {rep}",
-            )
-            if metric == "wcss":
-                knee = elbow(part["k"].to_numpy(), part[metric].to_numpy())
-                if np.isfinite(knee):
-                    y = part.loc[part["k"] == knee, metric].iloc[0]
-                    ax.plot(knee, y, "o", ms=11, mfc="none", mec="black", mew=1.5)
-        ax.set_title(_LABELS.get(metric, metric), fontsize=10)
-        ax.set_xlabel("number of segments (k)")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for row, metric in enumerate(metrics):
+        for col, view in enumerate(views):
+            ax = axes[row, col]
+            for algorithm, part in data[data["representation"] == view].groupby(
+                "algorithm"
+            ):
+                part = part.sort_values("k")
+                if part[metric].isna().all():
+                    continue
+                ax.plot(
+                    part["k"], part[metric], marker="o", ms=3, lw=1.2,
+                    color=colours[algorithm], label=algorithm,
+                )  # fmt: skip
+                if metric == "wcss":
+                    knee = elbow(part["k"].to_numpy(), part[metric].to_numpy())
+                    if np.isfinite(knee):
+                        y = part.loc[part["k"] == knee, metric].iloc[0]
+                        ax.plot(knee, y, "o", ms=10, mfc="none", mec="black", mew=1.2)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(f"view: {view}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(
+                    _LABELS.get(metric, metric).replace(" (", "\n("), fontsize=7
+                )
+            if row == len(metrics) - 1:
+                ax.set_xlabel("number of segments (k)", fontsize=8)
+    handles = [
+        matplotlib.lines.Line2D([], [], color=c, marker="o", ms=3, label=a)
+        for a, c in colours.items()
+    ]
+    # below the panels (bbox_inches="tight" keeps it), never over a title or data
     fig.legend(
-        handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
     )
     fig.suptitle("How each quality measure changes with the number of segments")
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     return fig
 
 
@@ -434,6 +465,7 @@ def segment_map(
     """
     _need(embedding, ["x", "y"], "segment_map embedding")
     data = embedding.join(labels.rename("segment"), how="inner")
+    total = len(data)
     if len(data) > max_points:
         data = data.sample(max_points, random_state=seed)
     names = names or {}
@@ -443,10 +475,18 @@ def segment_map(
         segment = int(segment)
         colour = _colour(segment)
         label = segment_name(names, segment)
-        ax.scatter(part["x"], part["y"], s=6, alpha=0.6, color=colour, label=label)
+        # opaque, edgeless dots: a few flat colours keep the PNG small
+        ax.scatter(
+            part["x"], part["y"], s=5, lw=0, alpha=1.0, color=colour, label=label
+        )
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"Customers on a 2-D map, coloured by segment ({len(data):,} shown)")
+    shown = (
+        f"{len(data):,} shown"
+        if len(data) == total
+        else (f"a sample of {len(data):,} of the {total:,} customers")
+    )
+    ax.set_title(f"Customers on a 2-D map, coloured by segment ({shown})")
     ax.legend(markerscale=3, fontsize=8, loc="best")
     fig.tight_layout()
     return fig

@@ -250,6 +250,7 @@ def assess(
     make_model: Callable[[str], Any],
     settings: SelectionSettings,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Refit the finalists: prediction strength, then bootstrap Jaccard where it passes.
 
@@ -266,6 +267,11 @@ def assess(
         Splits, refits and the prediction-strength cutoff.
     seed : int
         Seed of every sample, split and refit.
+    n_jobs : int
+        Processes (joblib; -1: all cores). The finalists are grouped by
+        representation, one group per task, so the UMAP finalists of a group share
+        their refits' UMAP fits (:class:`~segkit.clustering.reduce.Reducer` memo).
+        Every refit is seeded, so the table does not depend on ``n_jobs``.
 
     Returns
     -------
@@ -277,12 +283,37 @@ def assess(
         :func:`~segkit.clustering.stability.bimodality` sentence of the refit ARIs
         (or of the folds), else "".
     """
+    groups: dict[str, list[str]] = {}
+    for candidate in candidates:
+        groups.setdefault(parse_candidate(candidate)[1], []).append(candidate)
+    if n_jobs == 1 or len(groups) < 2:
+        found = [
+            _assess_group(group, make_model, data, settings, seed)
+            for group in groups.values()
+        ]
+    else:
+        from joblib import Parallel, delayed
+
+        found = Parallel(n_jobs=min(len(groups), n_jobs) if n_jobs > 0 else n_jobs)(
+            delayed(_assess_group)(group, make_model, data, settings, seed)
+            for group in groups.values()
+        )
+    by_candidate = {row["candidate"]: row for rows in found for row in rows}
+    return pd.DataFrame([by_candidate[c] for c in candidates], columns=ASSESS_COLUMNS)
+
+
+def _assess_group(
+    candidates: list[str],
+    make_model: Callable[[str], Any],
+    data: pd.DataFrame,
+    settings: SelectionSettings,
+    seed: int,
+) -> list[dict[str, Any]]:
     with thread_limit(min(len(data), settings.refit_sample)):
-        rows = [
+        return [
             _assess_one(candidate, make_model(candidate), data, settings, seed)
             for candidate in candidates
         ]
-    return pd.DataFrame(rows, columns=ASSESS_COLUMNS)
 
 
 def _assess_one(

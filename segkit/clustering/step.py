@@ -32,10 +32,12 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from segkit.clustering.algorithms import CLV_TIERS, candidate_id
 from segkit.clustering.compare import compare_candidates
 from segkit.clustering.recommend import select
 from segkit.clustering.reduce import map_embedding
 from segkit.clustering.selection import candidate_model
+from segkit.clustering.tier_model import ClvTierModel, is_tier_choice
 from segkit.context import RunContext
 from segkit.exceptions import ConfigError
 
@@ -68,28 +70,74 @@ def _as_of(ctx: RunContext) -> dt.date | None:
     return as_of
 
 
-def _refuse_value_features(ctx: RunContext) -> None:
-    """``value.as_features`` is not served yet: say so instead of ignoring it.
+def _check_value_features(ctx: RunContext, features: pd.DataFrame, name: str) -> None:
+    """``value.as_features``: the features must hold the CLV columns.
 
-    CLV and probability alive could be appended to ``matrix.parquet`` here, but the
-    validation step rebuilds the features at ``t0`` (``segkit.features.step.build``)
-    to test the segments on the next horizon, and that rebuild would need the CLV
-    estimated at ``t0`` too; today's CLV would leak the horizon. The join belongs
-    in the features step.
+    The features step adds them (:mod:`segkit.features.value_features`, estimated
+    at ``as_of``; the validation rebuild at ``t0`` estimates them before ``t0``),
+    so nothing is joined here; a features table written without them (a run
+    folder from before the switch) is refused rather than silently clustered
+    without value.
     """
-    if ctx.config["value"]["as_features"]:
+    if not ctx.config["value"]["as_features"]:
+        return
+    from segkit.features.value_features import VALUE_FEATURES
+
+    missing = [c for c in VALUE_FEATURES if c not in features.columns]
+    if missing:
         raise ConfigError(
-            "value.as_features is true, but CLV features are not available to the "
-            "clustering yet: the validation rebuilds the features as of t0 and has "
-            "no CLV known at t0 to rebuild them with; set value.as_features: false "
-            "(CLV still appears per segment in 05 and as the CLV tiers baseline)"
+            f"value.as_features is true, but {name} has no {missing} "
+            f"(columns: {list(features.columns)[:12]}...); rerun the features step "
+            "with this config (a new run folder) or set value.as_features: false"
         )
+
+
+def _choose_tiers(rec: dict[str, Any], shares: list[float]) -> dict[str, Any]:
+    """The recommendation with the analyst's ``clustering.choice: clv_tiers``.
+
+    ``winner``, ``structure`` and the rest stay the rule's (for comparison);
+    ``chosen`` is ``clv_tiers/scaled``, ``overridden`` is true, and
+    ``chosen_row`` holds no grid metrics (the tiers were not compared).
+    """
+    chosen = candidate_id(CLV_TIERS, "scaled", None)
+    split = "/".join(f"{share:.0%}" for share in shares)
+    reason = (
+        f"The analyst chose {chosen} (clustering.choice): CLV tiers of "
+        f"{split} of the customers, top value first, a rule rather than a "
+        f"clustering, over the rule's {rec['winner']}."
+    )
+    return {
+        **rec,
+        "chosen": chosen,
+        "overridden": True,
+        "tiers": list(shares),
+        "reasons": [*rec["reasons"], reason],
+        "paragraph": f"{rec['paragraph']} {reason}",
+        "chosen_row": {"candidate": chosen, "algorithm": CLV_TIERS},
+    }
+
+
+#: Measured seconds: kept out of comparison.csv (which is then a pure function of
+#: the inputs, so a reused step equals a recomputed one byte for byte) and written
+#: to ``timings/comparison.csv`` with the step's phases in ``timings/compare.json``.
+TIMING_COLUMNS = ["fit_seconds", "reduce_seconds"]
+
+
+def _save_timings(ctx: RunContext, table: pd.DataFrame, seconds: dict) -> None:
+    folder = ctx.artifacts / "timings"
+    folder.mkdir(exist_ok=True)
+    table[["candidate", *TIMING_COLUMNS]].to_csv(folder / "comparison.csv", index=False)
+    ctx.save_json("timings/compare.json", seconds)
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """Compare the grid, write the leaderboard and fit the chosen model."""
-    _refuse_value_features(ctx)
+    name = "features.parquet" if ctx.has("features.parquet") else "matrix.parquet"
+    _check_value_features(ctx, ctx.load_frame(name), name)
     clustering = ctx.config["clustering"]
+    tiers = is_tier_choice(clustering["choice"])
+    if tiers:  # refuse before the comparison's minutes are spent
+        ClvTierModel.from_settings(clustering, ctx.config["value"], seed=ctx.seed)
     seed = ctx.seed
     matrix = ctx.load_frame("matrix.parquet")
     matrix.index = matrix.index.astype("str")
@@ -100,10 +148,15 @@ def run(ctx: RunContext) -> dict[str, Any]:
     comparison = compare_candidates(matrix, clustering=clustering, seed=seed, rfm=rfm)
     compare_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    scored, rec, extras = select(comparison.table, matrix, clustering, seed=seed)
+    # CLV tiers are not in the grid: the rule still recommends from the grid, and
+    # the analyst's choice of tiers is recorded over it (_choose_tiers).
+    grid = clustering.model_copy(update={"choice": None}) if tiers else clustering
+    scored, rec, extras = select(comparison.table, matrix, grid, seed=seed)
+    if tiers:
+        rec = _choose_tiers(rec, ctx.config["value"]["tiers"])
     select_seconds = time.perf_counter() - start
     rec["samples"] = comparison.samples
-    ctx.save_frame("comparison.csv", scored)
+    ctx.save_frame("comparison.csv", scored.drop(columns=TIMING_COLUMNS))
     ctx.save_frame("comparison_sizes.csv", comparison.segment_sizes)
     ctx.save_frame("finalists.csv", extras["assessment"])
     if extras["null"] is not None:
@@ -116,11 +169,18 @@ def run(ctx: RunContext) -> dict[str, Any]:
         data.index = data.index.astype("str")
     else:
         data = matrix
-    model = candidate_model(
-        rec["chosen"], clustering, seed=seed, preprocessor=preprocessor
-    )
+    if tiers:
+        model = ClvTierModel.from_settings(
+            clustering, ctx.config["value"], seed=seed, preprocessor=preprocessor
+        )
+    else:
+        model = candidate_model(
+            rec["chosen"], clustering, seed=seed, preprocessor=preprocessor
+        )
     start = time.perf_counter()
     model.fit(data)
+    if tiers:  # shown until the profile step names the segments by their claims
+        model.names = dict(model.tier_names_)
     model_seconds = time.perf_counter() - start
     model.config_ = ctx.config
     model.as_of_ = _as_of(ctx)
@@ -145,16 +205,18 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "fit_customers": int(model.fit_sample_size_),
         "customers": int(len(labels)),
         "segments": [int(s) for s in model.segment_ids_],
-        "seconds": round(model_seconds, 2),
     }
     rec["map"] = {"method": method, "customers": int(len(embedding))}
-    rec["seconds"] = {
+    for key in TIMING_COLUMNS:  # measured seconds: timings/ only
+        rec.get("chosen_row", {}).pop(key, None)
+    ctx.save_json("recommendation.json", rec)
+    seconds = {
         "comparison": round(compare_seconds, 2),
         "selection": round(select_seconds, 2),
         "model": round(model_seconds, 2),
         "map": round(map_seconds, 2),
     }
-    ctx.save_json("recommendation.json", rec)
+    _save_timings(ctx, comparison.table, seconds)
     summary = {
         "candidates": int(len(scored)),
         "winner": rec["winner"],
@@ -163,6 +225,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "fallback": rec["fallback"],
         "segments": int(pd.Series(model.segment_ids_).ge(0).sum()),
         "samples": comparison.samples,
+        "seconds": seconds,
     }
     logger.info(
         "compare: %d candidates in %.0f s; chosen %s",

@@ -42,7 +42,12 @@ def _strength(test_labels: np.ndarray, predicted: np.ndarray) -> float:
 
 def _supports_k(model) -> bool:
     params = model.get_params(deep=False)
-    return "n_segments" in params and params.get("algorithm") != "hdbscan"
+    # HDBSCAN finds its own number of segments and CLV tiers have theirs from
+    # value.tiers: neither is refitted at each k
+    return "n_segments" in params and params.get("algorithm") not in (
+        "hdbscan",
+        "clv_tiers",
+    )
 
 
 def prediction_strength_folds(

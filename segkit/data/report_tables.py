@@ -86,8 +86,9 @@ def explore_artifacts(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-def _note_table(message: str) -> Table:
-    return Table({"note": [message]}, index=pd.Index([""], name=""))
+def _note_table(message: str) -> Note:
+    # a section with nothing to show says so in one sentence, not in a table
+    return Note(message)
 
 
 def need_frame(frame: pd.DataFrame, columns: list[str], what: str, fix: str) -> None:

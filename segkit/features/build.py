@@ -33,7 +33,7 @@ import pandas as pd
 from segkit.columns import is_numeric, numeric_columns
 from segkit.data.clean import default_as_of
 from segkit.exceptions import ConfigError, DataError
-from segkit.features import attributes, preprocess, rfm
+from segkit.features import attributes, preprocess, rfm, value_features
 from segkit.features.behaviour import compute_features_with_notes, feature_definitions
 
 if TYPE_CHECKING:
@@ -168,6 +168,7 @@ def customer_features(
     customers: pd.DataFrame | None,
     *,
     as_of: dt.date | None,
+    value: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Behaviour and attribute features of every customer; nothing is fitted.
 
@@ -183,14 +184,20 @@ def customer_features(
         Customers table indexed by (or with a column) ``customer_id``.
     as_of : date or None
         Analysis date; None with transactions: the day after the last line.
+    value : DataFrame, optional
+        CLV columns per customer estimated at the same ``as_of``
+        (:func:`segkit.features.value_features.value_features`), joined after the
+        behaviour and attributes (``value.as_features``); a customer without a
+        row keeps NaN for the preprocessor to impute.
 
     Returns
     -------
     features : DataFrame
         Index ``customer_id`` (str): behavioural columns (see
-        :data:`segkit.features.behaviour.FEATURE_DEFINITIONS`) then attribute
-        columns; numeric attributes may hold NaN (left for the preprocessor),
-        categorical ones use the level ``"Missing"``. ``features.exclude`` removed.
+        :data:`segkit.features.behaviour.FEATURE_DEFINITIONS`), attribute
+        columns, then the ``value`` columns; numeric attributes may hold NaN (left
+        for the preprocessor), categorical ones use the level ``"Missing"``.
+        ``features.exclude`` removed.
     notes : DataFrame
         Columns ``source``, ``rule``, ``count``, ``detail``.
 
@@ -250,6 +257,11 @@ def customer_features(
         features = behaviour
     features.index = features.index.astype("str")
     features.index.name = "customer_id"
+    if value is not None:
+        value = value.copy()
+        value.index = value.index.astype("str")
+        features = features.drop(columns=list(value.columns), errors="ignore")
+        features = features.join(value, how="left")
     features = _exclude(features, config.features.exclude)
     if features.empty:
         raise DataError("no customer left to describe; check the cleaning ledger")
@@ -270,7 +282,13 @@ def rfm_frame(config: Config, features: pd.DataFrame) -> pd.DataFrame | None:
 
 def definitions(features: pd.DataFrame, config: Config) -> pd.DataFrame:
     """One row per feature: ``name``, ``group``, ``unit``, ``definition``."""
-    table = feature_definitions(list(features.columns))
+    table = feature_definitions(
+        [c for c in features.columns if c not in value_features.VALUE_FEATURES]
+    )
+    value_rows = value_features.definitions()
+    value_rows = value_rows[value_rows["name"].isin(features.columns)]
+    if len(value_rows):
+        table = pd.concat([table, value_rows[table.columns]], ignore_index=True)
     section = config.customers
     groups: dict[str, str] = {}
     if section is not None:

@@ -49,6 +49,7 @@ __all__ = [
     "clv_tiers",
     "fit_clv",
     "holdout_check",
+    "library",
     "predict_value",
     "segment_value",
 ]
@@ -85,6 +86,11 @@ def _import_clv() -> Any:
         import pymc_marketing.clv as clv
         from pymc_extras.prior import Prior
     return clv, Prior
+
+
+def library() -> Any:
+    """pymc-marketing's CLV module, imported on first use (compile cache in the venv)."""
+    return _import_clv()[0]
 
 
 def _to_date(values: pd.Series) -> pd.Series:
@@ -244,6 +250,11 @@ def fit_clv(
             "fewer than 20 customers bought on two or more days: the data hold too "
             "little repeat behaviour to fit customer lifetime value"
         )
+    # The models are fitted on positions, not customer ids: pymc-marketing keeps
+    # the fit data in the model and in its saved file (clv_purchases.nc), which
+    # must not carry real ids into the shareable run folder. Predictions take
+    # their own data, so the ids the fit saw do not matter.
+    data["customer_id"] = np.arange(len(data))
     fit_kwargs: dict[str, Any] = {"progressbar": False, "random_seed": seed}
     if method == "mcmc":
         fit_kwargs |= {"draws": draws, "chains": chains, "tune": draws, "cores": 1}
@@ -255,6 +266,7 @@ def fit_clv(
         spend_data = repeat.reset_index()[
             ["customer_id", "frequency", "monetary_value"]
         ]
+        spend_data["customer_id"] = np.arange(len(spend_data))
         gg = clv.GammaGammaModel(model_config=_flat(prior, ("p", "q", "v")))
         gg.fit(spend_data, method=method, **fit_kwargs)
     parameters = pd.concat(
@@ -384,11 +396,16 @@ def holdout_check(
     horizon_days: int = 90,
     method: str = "map",
     seed: int = 0,
+    clv_months: int = 12,
+    discount_rate: float = 0.01,
+    risk_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Fit on the history before ``as_of - horizon`` and predict the horizon after.
 
     The naive baseline repeats each customer's previous period: purchases and
-    revenue in the ``horizon_days`` before the split.
+    revenue in the ``horizon_days`` before the split. ``clv_months``,
+    ``discount_rate`` and ``risk_threshold`` only shape the ``values`` returned
+    (see :func:`predict_value`).
 
     Returns
     -------
@@ -397,7 +414,9 @@ def holdout_check(
         actual, their ratio, mean absolute error per customer, Spearman rank
         correlation), ``calibration`` (customers in bins of predicted purchases:
         mean predicted vs mean actual), ``customers``, ``t0``, ``as_of``,
-        ``horizon_days`` and ``fit`` (the :class:`ClvFit` of the calibration).
+        ``horizon_days``, ``fit`` (the :class:`ClvFit` of the calibration) and
+        ``values`` (:func:`predict_value` at ``t0``: what was known before the
+        horizon).
     """
     from scipy.stats import spearmanr
 
@@ -405,7 +424,14 @@ def holdout_check(
     t0 = end - pd.Timedelta(days=horizon_days)
     inputs = clv_inputs(transactions, as_of=t0)
     fit = fit_clv(inputs, method=method, seed=seed)
-    predicted = predict_value(fit, inputs, horizon_days=horizon_days)
+    predicted = predict_value(
+        fit,
+        inputs,
+        horizon_days=horizon_days,
+        clv_months=clv_months,
+        discount_rate=discount_rate,
+        risk_threshold=risk_threshold,
+    )
     actual = _orders_between(transactions, t0, end).reindex(inputs.index).fillna(0.0)
     naive = (
         _orders_between(transactions, t0 - pd.Timedelta(days=horizon_days), t0)
@@ -458,6 +484,7 @@ def holdout_check(
         "as_of": end.date(),
         "horizon_days": horizon_days,
         "fit": fit,
+        "values": predicted,
     }
 
 

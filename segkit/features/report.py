@@ -1,14 +1,14 @@
-"""Figures and tables of notebook 02-features: how each customer is described.
+"""Figures of notebook 02-features: how each customer is described.
 
 Every function takes artifacts of the ``features`` step (see
-:func:`features_artifacts`) and returns a matplotlib
-:class:`~matplotlib.figure.Figure` with a title, or a table ready to show. An
-artifact a run does not have (no RFM table for attribute-only data, no attributes for
-a transactions-only run) may be passed as ``None``: the function then returns a
-small figure or table that says why there is nothing to show, so the notebook's
-cells stay unconditional. No function shows a customer id: figures and tables are
-aggregates. Figures are :class:`segkit.data.report.ReportFigure` objects, which
-notebooks show as PNG without ``pyplot``.
+:func:`features_artifacts`) and returns a :class:`segkit.data.report.ReportFigure`
+with a title (notebooks show it as a PNG without ``pyplot``), features named by the
+glossary's display names. An artifact a run does not have (no RFM table for
+attribute-only data, no attributes for a transactions-only run) may be passed as
+``None``: the function then returns one sentence (a :class:`~segkit.display.Note`)
+saying why there is nothing to show, so the notebook's cells stay unconditional.
+No function shows a customer id. The tables of the same notebook live in
+:mod:`segkit.features.report_tables` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,18 +21,31 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from segkit.columns import numeric_columns
 from segkit.data.report import ReportFigure
+from segkit.display import Note
 from segkit.display import empty_figure as _empty_figure
-from segkit.exceptions import SchemaError
 from segkit.features.behaviour import FEATURE_DEFINITIONS
-from segkit.features.lifecycle import STATES
+from segkit.features.report_tables import (
+    definitions_table,
+    duplicates_table,
+    feature_summary_table,
+    lifecycle_mix,
+    need_columns,
+    notes_table,
+    rfm_segments_table,
+    summary_note,
+    treatment_table,
+)
 from segkit.features.rfm import rfm_summary
+from segkit.glossary import display_name
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
 
 __all__ = [
     "features_artifacts",
+    "summary_note",
     "definitions_table",
     "feature_summary_table",
     "notes_table",
@@ -82,190 +95,6 @@ def features_artifacts(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
-def _need(frame: pd.DataFrame, columns: list[str], what: str, fix: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(
-            f"{what} lacks the columns {missing} (columns: {list(frame.columns)}); {fix}"
-        )
-
-
-def _numeric(frame: pd.DataFrame) -> list[str]:
-    return [
-        c
-        for c in frame.columns
-        if pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
-    ]
-
-
-def definitions_table(definitions: pd.DataFrame) -> pd.DataFrame:
-    """The feature definitions, indexed by feature name, for display.
-
-    Parameters
-    ----------
-    definitions : DataFrame
-        ``feature_definitions.csv`` (columns ``name``, ``group``, ``unit``,
-        ``definition``).
-    """
-    _need(
-        definitions,
-        ["name", "group", "unit", "definition"],
-        "the definitions table",
-        "pass feature_definitions.csv of the features step",
-    )
-    table = definitions.fillna("").set_index("name")
-    table.index.name = "feature"
-    return table
-
-
-def feature_summary_table(features: pd.DataFrame) -> pd.DataFrame:
-    """Median, 5th and 95th percentile and share of zeros of each numeric feature.
-
-    Parameters
-    ----------
-    features : DataFrame
-        ``features.parquet`` (one row per customer).
-
-    Returns
-    -------
-    DataFrame
-        Index ``feature``; columns ``median``, ``p5``, ``p95``, ``mean``,
-        ``zeros %`` (aggregates only).
-    """
-    numeric = features[_numeric(features)]
-    table = pd.DataFrame(
-        {
-            "median": numeric.median(),
-            "p5": numeric.quantile(0.05),
-            "p95": numeric.quantile(0.95),
-            "mean": numeric.mean(),
-            "zeros %": (numeric == 0).mean() * 100,
-        }
-    ).round(2)
-    table.index.name = "feature"
-    return table
-
-
-def notes_table(notes: pd.DataFrame | None) -> pd.DataFrame:
-    """The rules the features step applied, with how many customers or columns each hit.
-
-    Parameters
-    ----------
-    notes : DataFrame or None
-        ``preprocess_notes.csv`` (columns ``source``, ``rule``, ``count``, ``detail``).
-    """
-    if notes is None or notes.empty:
-        return pd.DataFrame({"note": ["No rule was applied."]})
-    _need(
-        notes,
-        ["source", "rule", "count", "detail"],
-        "the notes table",
-        "pass preprocess_notes.csv of the features step",
-    )
-    return (
-        notes[["source", "rule", "count", "detail"]].fillna("").reset_index(drop=True)
-    )
-
-
-def treatment_table(plan: pd.DataFrame | None) -> pd.DataFrame:
-    """What preprocessing did to each feature column, for a reviewer.
-
-    Parameters
-    ----------
-    plan : DataFrame or None
-        ``preprocess_plan.csv`` (the output of
-        :meth:`segkit.features.preprocess.Preprocessor.describe`).
-
-    Returns
-    -------
-    DataFrame
-        Index ``feature``; columns ``kind``, ``action``, ``treatment``, ``reason``,
-        ``correlated_with`` (blank where nothing applies).
-    """
-    if plan is None:
-        return pd.DataFrame({"note": ["No preprocessing plan: run the features step."]})
-    columns = ["column", "kind", "action", "treatment", "reason", "correlated_with"]
-    _need(plan, columns, "the preprocessing plan", "pass preprocess_plan.csv")
-    table = plan[columns].astype("object").fillna("").set_index("column")
-    table.index.name = "feature"
-    return table
-
-
-def duplicates_table(plan: pd.DataFrame | None) -> pd.DataFrame:
-    """The features dropped as near-duplicates of a more interpretable one.
-
-    Parameters
-    ----------
-    plan : DataFrame or None
-        ``preprocess_plan.csv``.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``dropped``, ``kept instead``, ``Spearman r``; a one-row note when
-        no feature was dropped as a near-duplicate.
-    """
-    if plan is None:
-        return pd.DataFrame({"note": ["No preprocessing plan: run the features step."]})
-    _need(
-        plan, ["column", "reason"], "the preprocessing plan", "pass preprocess_plan.csv"
-    )
-    found = (
-        plan["reason"]
-        .fillna("")
-        .astype("str")
-        .str.extract(
-            r"^near-duplicate of (?P<keep>.+) \(Spearman r = (?P<r>[-+0-9.]+)\)$"
-        )
-    )
-    hit = found["keep"].notna()
-    if not hit.any():
-        return pd.DataFrame(
-            {"note": ["No two features are near-duplicates: every one is kept."]}
-        )
-    return pd.DataFrame(
-        {
-            "dropped": plan.loc[hit, "column"].astype("str").to_numpy(),
-            "kept instead": found.loc[hit, "keep"].to_numpy(),
-            "Spearman r": found.loc[hit, "r"].astype("float64").round(2).to_numpy(),
-        }
-    )
-
-
-def lifecycle_mix(lifecycle: pd.DataFrame | None) -> pd.DataFrame:
-    """Customers per lifecycle state, with the rule that defines each state.
-
-    Parameters
-    ----------
-    lifecycle : DataFrame or None
-        ``lifecycle.parquet`` (columns ``state``, ``rule``).
-
-    Returns
-    -------
-    DataFrame
-        Index ``state`` (lifecycle order); columns ``customers``, ``share``,
-        ``rule``.
-    """
-    if lifecycle is None or lifecycle.empty:
-        return pd.DataFrame(
-            {"note": ["No lifecycle states: they need transactions (recency, orders)."]}
-        )
-    _need(lifecycle, ["state", "rule"], "the lifecycle table", "pass lifecycle.parquet")
-    states = lifecycle["state"].astype("str")
-    counts = states.value_counts().reindex(list(STATES), fill_value=0)
-    rules = lifecycle.groupby(states)["rule"].first().reindex(list(STATES))
-    table = pd.DataFrame(
-        {
-            "customers": counts.astype("int64"),
-            "share": (counts / max(len(states), 1)).round(3),
-            "rule": rules.fillna("").astype("str"),
-        }
-    )
-    table.index.name = "state"
-    return table
-
-
 def distributions_before_after(
     features: pd.DataFrame,
     matrix: pd.DataFrame,
@@ -292,7 +121,9 @@ def distributions_before_after(
         Two panels per feature: before (blue; values above the 99th percentile
         drawn in the last bar) and after (orange).
     """
-    shown = columns or [c for c in _numeric(features) if c in matrix.columns]
+    shown = columns or [
+        c for c in numeric_columns(features, bool_counts=False) if c in matrix.columns
+    ]
     if not shown:
         return _empty_figure(
             "Feature distributions", "No numeric feature survived preprocessing."
@@ -308,8 +139,8 @@ def distributions_before_after(
         # Long tails would squeeze every bar into one: the top 1 % share the last bar.
         before.hist(raw.clip(upper=raw.quantile(0.99)), bins=bins, color=_BLUE)
         after.hist(matrix[column].dropna(), bins=bins, color=_ORANGE)
-        before.set_title(f"{column} (as computed)", fontsize=9)
-        after.set_title(f"{column} (transformed)", fontsize=9)
+        before.set_title(f"{display_name(column)} (as computed)", fontsize=9)
+        after.set_title(f"{display_name(column)} (transformed)", fontsize=9)
         for ax in (before, after):
             ax.tick_params(labelsize=7)
             ax.set_yticks([])
@@ -335,10 +166,11 @@ def correlation_heatmap(features: pd.DataFrame, *, method: str = "spearman") -> 
         Spearman (default) is rank-based, so it is the same before and after the
         monotone skew transforms.
     """
-    numeric = _numeric(features)
+    numeric = numeric_columns(features, bool_counts=False)
     if len(numeric) < 2:
         return _empty_figure("Feature correlation", "Fewer than two numeric features.")
     corr = features[numeric].corr(method=method)
+    corr = corr.rename(index=display_name, columns=display_name)
     size = max(5.0, 0.55 * len(numeric) + 2)
     fig = ReportFigure(figsize=(size + 1, size), layout="constrained")
     ax = fig.subplots()
@@ -372,10 +204,12 @@ def rfm_grid(rfm: pd.DataFrame | None) -> Figure:
     Figure
         Heatmap; each cell is annotated with its number of customers.
     """
-    title = "RFM grid: recency score x frequency score, coloured by mean monetary"
+    title = "RFM grid: recency score x frequency score, coloured by mean net revenue"
     if rfm is None:
         return _empty_figure(title, "No transactions in this run: no RFM view.")
-    _need(rfm, ["r_score", "f_score", "monetary"], "the RFM table", "pass rfm.parquet")
+    need_columns(
+        rfm, ["r_score", "f_score", "monetary"], "the RFM table", "pass rfm.parquet"
+    )
     mean = rfm.pivot_table(
         index="r_score", columns="f_score", values="monetary", aggfunc="mean"
     ).sort_index(ascending=False)
@@ -396,23 +230,12 @@ def rfm_grid(rfm: pd.DataFrame | None) -> Figure:
         cmap="viridis",
         annot=labels,
         fmt="",
-        cbar_kws={"label": "mean monetary (net revenue)"},
+        cbar_kws={"label": "Mean net revenue per customer"},
     )
     ax.set_xlabel("F score (5 = most orders)")
     ax.set_ylabel("R score (5 = most recent)")
     ax.set_title(title + "\n(numbers: customers per cell)", fontsize=10)
     return fig
-
-
-def rfm_segments_table(
-    rfm: pd.DataFrame | None, *, scheme: str | None = None
-) -> pd.DataFrame:
-    """Customers and revenue of each named RFM segment (see :func:`segkit.features.rfm.rfm_summary`)."""
-    if rfm is None:
-        return pd.DataFrame({"note": ["No transactions in this run: no RFM segments."]})
-    table = rfm_summary(rfm, scheme=scheme)
-    return table[["customers", "share", "revenue", "revenue_share", "mean_recency",
-                  "mean_frequency", "mean_monetary"]].round(3)  # fmt: skip
 
 
 def rfm_segments_chart(
@@ -476,7 +299,7 @@ def attribute_charts(
     *,
     max_levels: int = 8,
     bins: int = 25,
-) -> Figure:
+) -> Figure | Note:
     """One small chart per attribute feature (customers-table columns).
 
     Parameters
@@ -485,7 +308,7 @@ def attribute_charts(
         ``features.parquet``; columns not in the behavioural definitions are
         attributes.
     config : mapping, optional
-        The run's config; without a customers table a placeholder figure is returned.
+        The run's config; without a customers table a one-sentence Note is returned.
     max_levels : int
         Categorical levels shown (the most common).
     bins : int
@@ -495,8 +318,9 @@ def attribute_charts(
     behavioural = set(FEATURE_DEFINITIONS["name"])
     columns = [c for c in features.columns if c not in behavioural]
     if not (config or {}).get("customers") or not columns:
-        return _empty_figure(
-            title, "No customers table: customers are described by behaviour only."
+        # a section with nothing to show says so in one sentence, not in an image
+        return Note(
+            "There is no customers table: customers are described by behaviour only."
         )
     ncols = 3
     nrows = int(np.ceil(len(columns) / ncols))
@@ -504,7 +328,7 @@ def attribute_charts(
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax, column in zip(axes, columns, strict=False):
         values = features[column]
-        if column in _numeric(features):
+        if column in numeric_columns(features, bool_counts=False):
             kept = values.dropna()
             ax.hist(kept.clip(upper=kept.quantile(0.99)), bins=bins, color=_BLUE)
             ax.set_yticks([])
@@ -512,7 +336,7 @@ def attribute_charts(
             shares = values.astype("str").value_counts(normalize=True).head(max_levels)
             ax.barh(shares.index[::-1], shares.to_numpy()[::-1], color=_BLUE)
             ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-        ax.set_title(column, fontsize=9)
+        ax.set_title(display_name(column), fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes[len(columns) :]:
         ax.axis("off")

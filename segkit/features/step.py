@@ -3,7 +3,8 @@
 The pure building lives in :mod:`segkit.features.build`
 (:func:`~segkit.features.build.customer_features`: nothing fitted, used by scoring;
 :func:`~segkit.features.build.fit_matrix`: the preprocessor). :func:`build` joins
-both and is reused by validation and profiles to rebuild the features for an earlier
+both (with the CLV columns of :mod:`segkit.features.value_features` when
+``value.as_features`` is true, estimated at the same ``as_of``) and is reused by validation and profiles to rebuild the features for an earlier
 ``as_of``; :func:`run` reads the data-step artifacts of a run folder and writes
 ``features.parquet``, ``rfm.parquet``, ``lifecycle.parquet``, ``matrix.parquet``,
 ``preprocessor.joblib``, ``feature_definitions.csv``, ``preprocess_notes.csv`` and
@@ -23,7 +24,7 @@ import pandas as pd
 from segkit.context import RunContext
 from segkit.data.clean import default_as_of
 from segkit.features import build as pure
-from segkit.features import lifecycle
+from segkit.features import lifecycle, value_features
 
 __all__ = ["build", "run", "resolve_as_of"]
 
@@ -37,6 +38,7 @@ def build(
     customers: pd.DataFrame | None,
     *,
     as_of: dt.date | None,
+    values: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Build features, RFM table, definitions and the fitted preprocessing matrix.
 
@@ -53,6 +55,13 @@ def build(
         Customers table indexed by ``customer_id``.
     as_of : date or None
         Analysis date; None with transactions: the day after the last one.
+    values : DataFrame, optional
+        With ``value.as_features``: CLV per customer already estimated at
+        ``as_of`` from purchases before it (e.g. the value step's holdout fit at
+        ``t0``, ``values_t0.parquet``); None fits BG/NBD + Gamma-Gamma on the
+        ``transactions`` before ``as_of``
+        (:func:`segkit.features.value_features.value_features`). Ignored when
+        ``value.as_features`` is false.
 
     Returns
     -------
@@ -66,8 +75,18 @@ def build(
     """
     if transactions is not None and as_of is None:
         as_of = default_as_of(transactions)
+    value = None
+    value_features.check_config(config, has_transactions=transactions is not None)
+    if value_features.uses_value_features(config):
+        value = (
+            value_features.value_features(
+                config, transactions, as_of=as_of, seed=config["seed"]
+            )
+            if values is None
+            else value_features.from_values(values)
+        )
     features, notes = pure.customer_features(
-        config, transactions, returns, customers, as_of=as_of
+        config, transactions, returns, customers, as_of=as_of, value=value
     )
     table = pure.rfm_frame(config, features)
     if table is not None:

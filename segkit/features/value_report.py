@@ -69,8 +69,8 @@ def value_note(art: Mapping[str, Any], currency: str = "") -> Note:
         f"(monthly discount rate {info['discount_rate']:.1%}) was estimated for "
         f"{info['customers']:,} customers with BG/NBD (purchases) and Gamma-Gamma "
         f"(spend, fitted on {info['repeat_buyers']:,} repeat buyers), by "
-        f"{'MAP' if info['method'] == 'map' else 'NUTS'} in "
-        f"{info['fit_seconds']:.1f} s. Total: {currency}{totals['clv']:,.0f}; "
+        f"{'MAP' if info['method'] == 'map' else 'NUTS'}. "
+        f"Total: {currency}{totals['clv']:,.0f}; "
         f"expected revenue in the next {info['horizon_days']} days "
         f"{currency}{totals['expected_revenue']:,.0f}."
     )

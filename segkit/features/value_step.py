@@ -14,6 +14,13 @@ check, 05 the value per segment). Writes to ``artifacts/``:
                            holdout horizon, model beside the naive baseline
 ``clv_calibration.csv``    deciles of predicted purchases: mean predicted vs
                            mean actual
+``values_t0.parquet``      the same columns as estimated at the holdout start
+                           ``t0`` by the holdout fit (purchases before ``t0``
+                           only): what validation may use at ``t0`` without
+                           hindsight (CLV tiers baseline, ``value.as_features``)
+``clv_purchases.nc``,      the fitted BG/NBD and Gamma-Gamma models
+``clv_spend.nc``           (pymc-marketing ``save``): scoring new customers
+                           predicts their CLV with them, never refitting
 ``value.json``             settings, sizes, seconds, or why the step skipped
 =========================  =====================================================
 
@@ -30,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from segkit.exceptions import DataError
-from segkit.features import clv
+from segkit.features import clv, value_features
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
@@ -46,7 +53,9 @@ def value_available(ctx: RunContext) -> bool:
 
 
 def _skip(ctx: RunContext, reason: str) -> dict[str, Any]:
-    for name in ("values.parquet", "clv_parameters.csv", "clv_holdout.csv"):
+    names = ("values.parquet", "values_t0.parquet", "clv_parameters.csv")
+    names += ("clv_holdout.csv", *value_features.FIT_FILES.values())
+    for name in names:
         ctx.artifact(name).unlink(missing_ok=True)
     record = {"available": False, "reason": reason}
     ctx.save_json("value.json", record)
@@ -138,12 +147,19 @@ def run(ctx: RunContext) -> dict[str, Any]:
             horizon_days=horizon,
             method=settings["method"],
             seed=ctx.seed,
+            clv_months=settings["clv_months"],
+            discount_rate=settings["discount_rate"],
+            risk_threshold=settings["risk_threshold"],
         )
     except DataError as exc:
         return _skip(ctx, f"customer lifetime value was not estimated: {exc}")
     values = _with_lifecycle(ctx, values)
     values.index.name = "customer_id"
     ctx.save_frame("values.parquet", values)
+    at_t0 = check["values"].copy()
+    at_t0.index.name = "customer_id"
+    ctx.save_frame("values_t0.parquet", at_t0)
+    value_features.save_fit(fit, ctx.artifacts)
     ctx.save_frame("clv_parameters.csv", fit.parameters)
     ctx.save_frame("clv_holdout.csv", check["table"])
     ctx.save_frame("clv_calibration.csv", check["calibration"])
@@ -157,7 +173,6 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "risk_threshold": settings["risk_threshold"],
         "customers": fit.customers,
         "repeat_buyers": fit.repeat_buyers,
-        "fit_seconds": fit.seconds,
         "holdout": {
             "t0": check["t0"].isoformat(),
             "customers": check["customers"],
@@ -176,4 +191,6 @@ def run(ctx: RunContext) -> dict[str, Any]:
         },
     }
     ctx.save_json("value.json", record)
-    return record
+    # the fit's seconds live in the step marker only (value.json stays a pure
+    # function of the inputs, so a reused step equals a recomputed one)
+    return {**record, "fit_seconds": fit.seconds}

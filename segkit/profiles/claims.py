@@ -34,8 +34,19 @@ Lifecycle states come from :func:`segkit.features.lifecycle.lifecycle_table`.
 claims all hold wins; otherwise the name is built from the two best-covered
 behavioural claims that hold, or a feature claim that holds, or is the neutral
 "Segment N (mixed)". Duplicate names get the best-covered claim that holds for
-that segment and not for its namesakes ("One-timers, high avg_order_value"),
-else a number.
+that segment and not for its namesakes ("One-timers, large baskets"), else a
+number.
+
+A claim has a *key* (what is checked, e.g. ``low active_months``, the ``claim``
+column of ``name_claims.csv``) and the *words* a name uses for it
+(:func:`claim_text`: "few active months", from :mod:`segkit.glossary`), so no raw
+column name reaches a segment name.
+
+An analyst's name (names file) is read back the same way: :func:`name_word_claims`
+finds the claim words it uses (:data:`NAME_WORDS`: "lapsed", "one-time",
+"high-value", "loyal", "regulars", "new", ...) and :func:`check_name` tests them on
+the members. A failing claim does not change the name (the analyst decides) but
+is reported: see :func:`segkit.profiles.naming.resolve_names`.
 """
 
 from __future__ import annotations
@@ -45,7 +56,15 @@ import pandas as pd
 
 from segkit.config import LifecycleSettings
 from segkit.features.lifecycle import STATES, lifecycle_table
+from segkit.glossary import display_name
 from segkit.intervals import wilson
+from segkit.profiles.claim_words import (
+    NAME_WORDS,
+    check_name,
+    claim_text,
+    mark_name_claims,
+    name_word_claims,
+)
 from segkit.profiles.profile import numeric_features, segment_label
 from segkit.profiles.value import VALUE_CLAIMS, clv_rank, spend_rank, value_facts
 
@@ -53,10 +72,15 @@ __all__ = [
     "CLAIMS",
     "CLAIM_COLUMNS",
     "NAME_RULES",
+    "NAME_WORDS",
+    "check_name",
     "claim_names",
+    "claim_text",
     "evaluate_claims",
     "holding_claims",
+    "mark_name_claims",
     "member_facts",
+    "name_word_claims",
     "segment_facts",
 ]
 
@@ -82,7 +106,7 @@ NAME_RULES: list[tuple[str, tuple[str, ...]]] = [
     ("At-risk high-value", ("high-value", "at risk")),
     ("High-value at churn risk", ("high-value", "churn risk")),
     ("High-value regulars", ("high-value", "frequent")),
-    ("Loyal regulars", ("loyal",)),
+    ("Loyal regulars", ("loyal", "frequent")),  # loyal implies 3+ orders
     ("Lapsed one-timers", ("lapsed", "one-timers")),
     ("New one-timers", ("new", "one-timers")),
     ("New customers", ("new",)),
@@ -115,21 +139,6 @@ CLAIM_COLUMNS = [
     "holds",
     "in_name",
 ]
-
-_WORDS = {
-    "one-timers": "one-timers",
-    "repeat": "repeat buyers",
-    "frequent": "regulars",
-    "loyal": "loyal",
-    "new": "new",
-    "active": "active",
-    "at risk": "at risk",
-    "lapsed": "lapsed",
-    "silent": "silent",
-    "high-value": "high-value",
-    "low-value": "low-value",
-    "churn risk": "at churn risk",
-}
 
 
 def member_facts(
@@ -242,10 +251,10 @@ def evaluate_claims(
     for claim, mask in _feature_claims(features).items():
         column = claim.split(" ", 1)[-1]
         rule = "> overall median" if claim.startswith("high ") else "<= overall median"
+        label = display_name(column)
         if claim.endswith(")"):
-            rule = "this level"
-            column = claim
-        tests.setdefault(claim, (mask, f"{column} {rule}", "feature"))
+            rule, label = "this level", claim_text(claim)
+        tests.setdefault(claim, (mask, f"{label} {rule}", "feature"))
     rows = []
     sizes = labels.value_counts()
     for claim, (mask, text, kind) in tests.items():
@@ -291,7 +300,8 @@ def _fallback(segment: int, table: pd.DataFrame) -> tuple[str, tuple[str, ...]]:
     feature = held[held["kind"] == "feature"].sort_values("lift", ascending=False)
     if len(feature):
         claim = str(feature["claim"].iloc[0])
-        return claim[0].upper() + claim[1:], (claim,)
+        words = claim_text(claim)
+        return words[:1].upper() + words[1:], (claim,)
     return f"{segment_label(segment)} (mixed)", ()
 
 
@@ -394,13 +404,13 @@ def _unique(
                 best = mine.assign(lift=mine["coverage"] - mine["base"])
                 best = best.sort_values(["kind", "lift"], ascending=[True, False])
                 claim = str(best["claim"].iloc[0])
-                names[segment] = f"{name}, {_WORDS.get(claim, claim)}"
+                names[segment] = f"{name}, {claim_text(claim)}"
                 used[segment] = (*used.get(segment, ()), claim)
                 continue
             found = _relative(features, labels, segment, others, coverage)
             if found is not None:
                 claim, share = found
-                names[segment] = f"{name}, {claim}"
+                names[segment] = f"{name}, {claim_text(claim)}"
                 used[segment] = (*used.get(segment, ()), claim)
                 extra.append(
                     {
@@ -430,7 +440,7 @@ def _relative(
     others: set[int],
     coverage: float,
 ) -> tuple[str, float] | None:
-    """``higher <x>`` / ``lower <x>`` than the namesakes, when it holds."""
+    """``higher <x>`` / ``lower <x>`` than the namesakes, when it holds (claim key)."""
     numeric = numeric_features(features)
     aligned = labels.reindex(numeric.index)
     mine = numeric[aligned == segment]

@@ -31,6 +31,19 @@ The names file (``segments.yaml``)
     method (:func:`scipy.optimize.linear_sum_assignment`) pairs them one-to-one. A
     pair farther apart than ``profiles.match_max_distance`` is not matched and keeps
     its automatic name. An entry without ``centroid`` applies by ``segment_id``.
+
+Analyst names are checked, not trusted blindly
+    The words of a names-file name that are claims ("lapsed", "one-time",
+    "high-value", "loyal", "regulars", "new", "at risk", ...;
+    :data:`segkit.profiles.claims.NAME_WORDS`) are tested on the members like an
+    automatic name's. A claim that fails (< ``profiles.claim_coverage`` of the
+    members) does **not** replace the analyst's name -- the analyst may know
+    better, and a name changing by itself between runs breaks CRM workflows --
+    but it is never silent: ``name_matches.csv`` gets ``claims_hold`` False and a
+    ``warning`` ("'Loyal champions': loyal holds for 41 % of members"), the run
+    logs it, and 05 prints it under the names note
+    (:func:`segkit.profiles.report.names_note`). Words the data cannot test (e.g.
+    "churn risk" without the value step) are listed as unchecked.
 """
 
 from __future__ import annotations
@@ -46,12 +59,13 @@ from scipy.optimize import linear_sum_assignment
 
 from segkit.config import LifecycleSettings
 from segkit.exceptions import ConfigError
-from segkit.profiles.claims import NAME_RULES, claim_names
+from segkit.profiles.claims import NAME_RULES, check_name, claim_names
 from segkit.profiles.profile import numeric_features
 
 __all__ = [
     "NAME_RULES",
     "NAMES_FILE_FORMAT",
+    "MATCH_COLUMNS",
     "auto_names",
     "segment_centroids",
     "match_centroids",
@@ -66,6 +80,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NAMES_FILE_FORMAT = 1
+
+#: Columns of ``name_matches.csv`` (:func:`resolve_names`).
+MATCH_COLUMNS = [
+    "segment",
+    "name",
+    "source",
+    "file_entry",
+    "distance",
+    "name_claims",
+    "claims_hold",
+    "warning",
+]
 
 
 def auto_names(
@@ -293,6 +319,7 @@ def resolve_names(
     *,
     max_distance: float = 1.0,
     config_name: str | None = None,
+    claims: pd.DataFrame | None = None,
 ) -> tuple[dict[int, str], pd.DataFrame]:
     """Apply a names file over the automatic names.
 
@@ -311,6 +338,9 @@ def resolve_names(
     config_name : str, optional
         The run's config name; a names file whose ``config`` names another config
         is ignored (a folder may hold several configs).
+    claims : DataFrame, optional
+        :func:`segkit.profiles.claims.claim_names` claims table; with it every
+        names-file name's claim words are checked (module docstring).
 
     Returns
     -------
@@ -318,7 +348,10 @@ def resolve_names(
         Segment id -> final name (unique; an automatic name that clashes with an
         override gets " (auto)" appended).
     matches : DataFrame
-        ``segment, name, source ("names file" | "auto"), file_entry, distance``.
+        ``segment, name, source ("names file" | "auto"), file_entry, distance,
+        name_claims`` (claims the analyst's words make, ``"; "``-joined),
+        ``claims_hold`` (True / False; None when not checked or no claim words)
+        and ``warning`` (text, "" when none).
     """
     names = dict(auto)
     source = {s: "auto" for s in auto}
@@ -367,20 +400,44 @@ def resolve_names(
         seen[names[segment]] = seen.get(names[segment], 0) + 1
         if seen[names[segment]] > 1:
             names[segment] = f"{names[segment]} ({seen[names[segment]]})"
-    matches = pd.DataFrame(
-        [
+    rows = []
+    for s in sorted(names):
+        made, hold, warning = (), None, ""
+        if source[s] == "names file" and claims is not None:
+            made, hold, warning = _check_analyst_name(names[s], s, claims)
+        rows.append(
             {
                 "segment": s,
                 "name": names[s],
                 "source": source[s],
                 "file_entry": entry_of.get(s),
                 "distance": distance.get(s, np.nan),
+                "name_claims": "; ".join(made),
+                "claims_hold": hold,
+                "warning": warning,
             }
-            for s in sorted(names)
-        ],
-        columns=["segment", "name", "source", "file_entry", "distance"],
-    )
+        )
+    matches = pd.DataFrame(rows, columns=MATCH_COLUMNS)
     return names, matches
+
+
+def _check_analyst_name(
+    name: str, segment: int, claims: pd.DataFrame
+) -> tuple[tuple[str, ...], bool | None, str]:
+    """Claims of an analyst's name, whether they all hold, and the warning text."""
+    made, failed, unchecked = check_name(name, segment, claims)
+    notes = []
+    if failed:
+        notes.append(
+            "does not hold: " + ", ".join(failed) + " (kept as the analyst's name)"
+        )
+    if unchecked:
+        notes.append("not checkable on these data: " + ", ".join(unchecked))
+    warning = f"{name!r}: " + "; ".join(notes) if notes else ""
+    if failed:
+        logger.warning("names file name %s", warning)
+    checked = len(made) > len(unchecked)
+    return made, (not failed) if checked else None, warning
 
 
 def _distance(previous: pd.Series, current: pd.Series, scale: pd.Series) -> float:

@@ -10,6 +10,7 @@ customer ids, pseudonymised (:func:`segkit.privacy.pseudonymise`) when
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from segkit.display import Note, ReportFigure, Table
+from segkit.display import Note, ReportFigure, Table, segment_colour
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
+from segkit.glossary import display_name
 from segkit.privacy import pseudonym_salt, pseudonymise
 
 if TYPE_CHECKING:
@@ -109,9 +111,8 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
             profiles["revenue_share_low"].notna(), ""
         )
     for column in [c for c in profiles.columns if c.startswith("median_")]:
-        out["median " + column.removeprefix("median_").replace("_", " ")] = profiles[
-            column
-        ].round(1)
+        label = display_name(column.removeprefix("median_"))
+        out["median " + label[:1].lower() + label[1:]] = profiles[column].map(_amount)
     # value columns of segkit.profiles.value, present when the run has CLV
     for column, title in (
         ("clv_mean", "mean CLV"),
@@ -119,8 +120,21 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
         ("revenue_at_risk", "revenue at risk"),
     ):
         if column in profiles.columns:
-            out[title] = profiles[column].round(2 if column == "p_alive_mean" else 0)
+            values = profiles[column]
+            out[title] = (
+                values.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+                if column == "p_alive_mean"
+                else values.map(_amount)
+            )
     return Table(out.reset_index(drop=True))
+
+
+def _amount(value: Any) -> str:
+    """A business number: thousands separators, no decimals from 100 on."""
+    if pd.isna(value):
+        return ""
+    value = float(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def index_heatmap(
@@ -130,7 +144,7 @@ def index_heatmap(
     data = indices.dropna(axis=1, how="all")
     if data.empty:
         return _empty("Index vs average customer", "no feature with an index")
-    data = data.rename(index=lambda s: _name(names, s))
+    data = data.rename(index=lambda s: _name(names, s), columns=display_name)
     fig = ReportFigure(figsize=(max(7, 0.7 * data.shape[1] + 3), 0.6 * len(data) + 2.2))
     ax = fig.subplots()
     sns.heatmap(
@@ -155,12 +169,23 @@ def snake_plot(
     snake: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
     """Standardised mean of every feature per segment (0 = average customer)."""
-    data = snake.assign(segment=snake["segment"].map(lambda s: _name(names, s)))
+    data = snake.assign(
+        segment=snake["segment"].map(lambda s: _name(names, s)),
+        feature=snake["feature"].map(display_name),
+    )
+    palette = {_name(names, s): segment_colour(s) for s in snake["segment"].unique()}
     features = list(dict.fromkeys(data["feature"]))
     fig = ReportFigure(figsize=(max(7, 0.6 * len(features) + 2), 4.5))
     ax = fig.subplots()
     sns.lineplot(
-        data=data, x="feature", y="value", hue="segment", marker="o", sort=False, ax=ax
+        data=data,
+        x="feature",
+        y="value",
+        hue="segment",
+        palette=palette,
+        marker="o",
+        sort=False,
+        ax=ax,
     )
     ax.axhline(0, color="grey", lw=0.8, ls="--")
     ax.set_title("Snake plot: standardised feature means per segment")
@@ -173,6 +198,14 @@ def snake_plot(
     return fig
 
 
+#: A feature named in a persona card, followed by its index: ``monetary (index 25)``.
+_INDEXED_FEATURE = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)( \(index -?\d+\))")
+
+
+def _in_sentence(label: str) -> str:
+    return label[:1].lower() + label[1:]
+
+
 def persona_markdown(cards: list[dict[str, Any]]) -> str:
     """Render persona cards as Markdown (one section per segment).
 
@@ -181,10 +214,16 @@ def persona_markdown(cards: list[dict[str, Any]]) -> str:
     parts = []
     for card in cards:
         plays = "; ".join(f"**{p['play']}** — {p['why']}" for p in card["plays"])
+        # the cards name features by column ("monetary (index 25)"); readers get the
+        # glossary's display name ("Net revenue (index 25)")
+        how = _INDEXED_FEATURE.sub(
+            lambda m: _in_sentence(display_name(m.group(1))) + m.group(2),
+            card["how_they_buy"],
+        )
         parts.append(
             f"#### {card['name']} (segment {card['segment']})\n\n"
             f"- **Who they are:** {card['who']}\n"
-            f"- **How they buy:** {card['how_they_buy']}\n"
+            f"- **How they buy:** {how}\n"
             f"- **What they are worth:** {card['worth']}\n"
             f"- **How stable:** {card['stability']}\n"
             f"- **Plays that fit:** {plays}\n"
@@ -213,7 +252,27 @@ def names_note(matches: pd.DataFrame, segments: Mapping[str, Any]) -> Note:
             "To rename a segment, copy `artifacts/segments.yaml` of this run next to "
             "the config as `segments.yaml` and edit its `name` lines."
         )
+    warnings = (
+        [str(w) for w in matches["warning"].fillna("") if str(w)]
+        if "warning" in matches.columns
+        else []
+    )
+    if warnings:
+        text += (
+            "\n\n**Check these names:** the words of an analyst's name are claims "
+            "tested on the members (as for automatic names); a claim that fails "
+            "keeps the name but is shown here.\n\n"
+            + "\n".join(f"- {w}" for w in warnings)
+        )
     return Note(text)
+
+
+def _claim_words(claim: str) -> str:
+    """A claim id in words: ``"low active_months"`` -> ``"low active months"``."""
+    return " ".join(
+        _in_sentence(display_name(word)) if "_" in word else word
+        for word in claim.split(" ")
+    )
 
 
 def name_claims_table(claims: pd.DataFrame | None) -> pd.DataFrame:
@@ -225,9 +284,7 @@ def name_claims_table(claims: pd.DataFrame | None) -> pd.DataFrame:
         ``name_claims.csv`` of the profile step.
     """
     if claims is None or claims.empty:
-        return Table(
-            pd.DataFrame({"note": ["No name claims: rerun the profile step."]})
-        )
+        return Note("There are no name claims: rerun the profile step.")
     used = claims[claims["in_name"].astype("bool")]
     pct = (100 * used["coverage"]).round(0)
     low = (100 * used["coverage_low"]).round(0)
@@ -238,7 +295,7 @@ def name_claims_table(claims: pd.DataFrame | None) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "segment": used["name"].astype("str"),
-            "claim": used["claim"].astype("str"),
+            "claim": used["claim"].astype("str").map(_claim_words),
             "test": used["threshold"].astype("str"),
             "% of members": pct,
             "95% interval": interval.where(used["coverage_low"].notna(), ""),
@@ -251,9 +308,7 @@ def name_claims_table(claims: pd.DataFrame | None) -> pd.DataFrame:
 def lifecycle_mix_table(mix: pd.DataFrame | None) -> pd.DataFrame:
     """Per segment: lifecycle states (% of members) and recent buyers."""
     if mix is None or mix.empty:
-        return Table(
-            pd.DataFrame({"note": ["No lifecycle states (they need transactions)."]})
-        )
+        return Note("There are no lifecycle states: they need transactions.")
     out = pd.DataFrame(
         {"segment": mix["name"].astype("str"), "customers": mix["customers"]}
     )
@@ -268,11 +323,22 @@ def lifecycle_mix_table(mix: pd.DataFrame | None) -> pd.DataFrame:
 def rules_table(rules: Mapping[str, Any]) -> pd.DataFrame:
     """Per segment: the rule as text and as SQL, with its fidelity and precision."""
     rows = pd.DataFrame(rules["segments"])
+    # the text rule names the rule's features by display name; the SQL keeps the
+    # column names a warehouse knows
+    features = sorted(map(str, rules.get("features") or []), key=len, reverse=True)
+    named = (
+        re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, features)) + r")(?![\w.])")
+        if features
+        else None
+    )
+    text = rows["text"].astype("str")
+    if named is not None:
+        text = text.map(lambda t: named.sub(lambda m: display_name(m.group(1)), t))
     out = pd.DataFrame(
         {
             "segment": rows["name"],
             "customers": rows["size"],
-            "rule": rows["text"],
+            "rule": text,
             "SQL WHERE clause": rows["sql"],
             "found by the rule %": (100 * rows["fidelity"]).round(1),
             "rule precision %": (100 * rows["precision"].astype(float)).round(1),
@@ -343,9 +409,8 @@ def size_changes_table(
     """Customers per segment before and now, with the change."""
     found = _comparison(evolution, comparison)
     if not found:
-        return Table(
-            pd.DataFrame({"note": [f"no {comparison} comparison in this run"]})
-        )
+        # a section with nothing to show says so in one sentence, not in a table
+        return Note(f"This run has no {comparison} comparison: nothing to compare.")
     sizes = pd.DataFrame(found["sizes"])
     out = pd.DataFrame(
         {

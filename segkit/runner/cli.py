@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of the notebooks (default: notebooks/)",
     )
     report.add_argument(
+        "--fresh",
+        action="store_true",
+        help="compute every step; reuse nothing from earlier runs (by default a "
+        "step whose code, data and config keys are unchanged is reused)",
+    )
+    report.add_argument(
         "-v", "--verbose", action="store_true", help="log progress details"
     )
 
@@ -140,6 +146,7 @@ def _report(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         notebooks=args.notebooks,
         progress=partial(print, flush=True),
+        fresh=args.fresh,
     )
     for line in result.failure_lines():
         print(f"segkit: {line}", file=sys.stderr, flush=True)

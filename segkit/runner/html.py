@@ -5,9 +5,11 @@ Notebook pages come from nbconvert's ``lab`` template (extended by
 text) with every code input hidden
 (markdown, tables and figures stay; figures are embedded as base64 ``data:`` URIs;
 stderr noise such as progress bars is dropped from notebooks that ran ``ok``).
-nbconvert has no table of contents, so one is built from the rendered headings and
-injected at the top, under a small header with the run id, config name and status.
-A failed notebook's page says so in red and links to the error.
+nbconvert has no table of contents; the preprocessors of
+:mod:`segkit.runner.page_preprocessors` collect one from the markdown headings and
+the template draws it under a small header (run id, config name, status) with links
+to the previous and next page and to the index. A failed notebook's page says so
+in red and links to the error.
 
 ``index.html`` is a single self-contained page (inline CSS, no scripts) that leads
 with an executive summary (:mod:`segkit.runner.summary`: one trust sentence, data
@@ -18,23 +20,29 @@ numbers of the step summaries.
 
 from __future__ import annotations
 
-import copy
 import functools
 import html
 import json
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from segkit.runner.page_preprocessors import (
+    DropStderr,
+    HeadingsToc,
+    html_headings,
+    markdown_headings,
+)
 from segkit.runner.summary import build_summary
 
 __all__ = [
     "toc_entries",
     "export_notebook_html",
+    "page_neighbours",
+    "HEADLINE_MEANINGS",
     "headline_numbers",
     "write_index",
 ]
@@ -42,14 +50,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-_HEADING = re.compile(r"<h([1-6])\b[^>]*\bid=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
-_ANCHOR_LINK = re.compile(r"<a class=\"anchor-link\"[^>]*>.*?</a>", re.S)
-_TAG = re.compile(r"<[^>]+>")
-_BODY = re.compile(r"<body\b[^>]*>")
-_REMOTE_SCRIPT = re.compile(
-    r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>"
-)
-_MATH = re.compile(r"\$[^$\n]+\$|\\\(|\\\[")
 
 
 @functools.cache
@@ -57,65 +57,91 @@ def _environment():
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        # the run's index first; the page header parts live with the page template
+        loader=jinja2.FileSystemLoader(
+            [str(_TEMPLATES), str(_TEMPLATES / "segkit_page")]
+        ),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
 
 
+def _css() -> str:
+    return (_TEMPLATES / "segkit.css").read_text(encoding="utf-8")
+
+
 def _render(template: str, **context: Any) -> str:
-    css = (_TEMPLATES / "segkit.css").read_text(encoding="utf-8")
-    return _environment().get_template(template).render(css=css, **context)
+    return _environment().get_template(template).render(css=_css(), **context)
 
 
-def toc_entries(body: str, max_level: int = 3) -> list[dict[str, Any]]:
-    """Headings of a rendered notebook page, in order, for a table of contents.
+def toc_entries(source: Any, max_level: int = 3) -> list[dict[str, Any]]:
+    """Headings of a notebook, in order, for a table of contents.
 
     Parameters
     ----------
-    body : str
-        HTML written by nbconvert (its markdown headings carry ``id`` anchors).
+    source : NotebookNode or str
+        A notebook (``nbformat.read``): its markdown cells are parsed with mistune,
+        nbconvert's own markdown parser (what the pages use). Or a page's HTML: its
+        ``<h1>``-``<h6>`` elements with an ``id`` are read with an HTML parser.
     max_level : int
         Deepest heading level listed (``3``: h1 to h3).
 
     Returns
     -------
     list of dict
-        ``{"level": int, "anchor": str, "text": str}``, text and anchor unescaped.
+        ``{"level": int, "anchor": str, "text": str}``: the anchor is the ``id``
+        nbconvert gives the heading on the page; text and anchor unescaped.
     """
-    entries = []
-    for level, anchor, inner in _HEADING.findall(body):
-        if int(level) > max_level:
-            continue
-        text = html.unescape(_TAG.sub("", _ANCHOR_LINK.sub("", inner))).strip()
-        if text:
-            entries.append(
-                {"level": int(level), "anchor": html.unescape(anchor), "text": text}
-            )
-    return entries
+    if isinstance(source, str):
+        return html_headings(source, max_level)
+    return [
+        entry
+        for cell in source.cells
+        if cell.get("cell_type") == "markdown"
+        for entry in markdown_headings(cell.get("source", ""), max_level)
+    ]
 
 
-def _uses_math(notebook: Any) -> bool:
-    return any(
-        cell.get("cell_type") == "markdown" and _MATH.search(cell.get("source", ""))
-        for cell in notebook.cells
-    )
+def page_neighbours(
+    html_path: str | Path, pages: list[str] | None = None
+) -> dict[str, dict[str, str] | None]:
+    """The previous and next page of a run page, as ``{"prev", "next"}`` links.
 
+    Parameters
+    ----------
+    html_path : str or Path
+        The page (``<run>/NN-name.html``).
+    pages : list of str, optional
+        The run's notebook names in order; by default read from the run's
+        ``manifest.json`` (every notebook of the run, run or not yet), so the first
+        page already links to the second before that one exists.
 
-def _without_stderr(notebook: Any) -> Any:
-    """A copy without stderr streams (progress bars, library warnings)."""
-    notebook = copy.deepcopy(notebook)
-    for cell in notebook.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = [
-                out
-                for out in cell.get("outputs", [])
-                if not (
-                    out.get("output_type") == "stream" and out.get("name") == "stderr"
-                )
-            ]
-    return notebook
+    Returns
+    -------
+    dict
+        ``prev`` and ``next``: ``{"href": "NN-name.html", "name": "NN-name"}`` or
+        None at either end (or when the page is not one of ``pages``).
+    """
+    html_path = Path(html_path)
+    if pages is None:
+        manifest = html_path.parent / "manifest.json"
+        try:
+            record = json.loads(manifest.read_text(encoding="utf-8"))
+            pages = [str(nb["name"]) for nb in record.get("notebooks", [])]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pages = []
+    name = html_path.stem
+    if name not in pages:
+        return {"prev": None, "next": None}
+    at = pages.index(name)
+
+    def link(i: int) -> dict[str, str] | None:
+        if 0 <= i < len(pages):
+            return {"href": f"{pages[i]}.html", "name": pages[i]}
+        return None
+
+    return {"prev": link(at - 1), "next": link(at + 1)}
 
 
 def export_notebook_html(
@@ -127,12 +153,16 @@ def export_notebook_html(
     status: str,
     seconds: float | None = None,
     error: str | None = None,
+    pages: list[str] | None = None,
 ) -> Path:
     """Export an executed notebook to HTML with code hidden and a table of contents.
 
     Markdown, tables and figures stay; code inputs are hidden. In a notebook that
     ran ``ok``, stderr streams (progress bars, library warnings) are left out of the
-    page too; they stay in the executed ``.ipynb``, and a failed notebook keeps them.
+    page too (:class:`~segkit.runner.page_preprocessors.DropStderr`); they stay in
+    the executed ``.ipynb``, and a failed notebook keeps them. The contents list
+    comes from :class:`~segkit.runner.page_preprocessors.HeadingsToc`; the header,
+    the contents and the prev/next links are drawn by the ``segkit_page`` template.
 
     Parameters
     ----------
@@ -151,6 +181,9 @@ def export_notebook_html(
         Execution time shown in the header.
     error : str, optional
         One-line error summary of a failed notebook.
+    pages : list of str, optional
+        The run's notebook names in order, for the prev/next links (default: from
+        the run's ``manifest.json``, see :func:`page_neighbours`).
 
     Returns
     -------
@@ -159,7 +192,7 @@ def export_notebook_html(
     """
     ipynb_path, html_path = Path(ipynb_path), Path(html_path)
     name = ipynb_path.stem
-    context = {
+    page = {
         "run_id": run_id,
         "config_name": config_name,
         "notebook": name,
@@ -167,27 +200,27 @@ def export_notebook_html(
         "seconds": seconds,
         "error": error,
         "has_ipynb": ipynb_path.exists(),
+        "css": _css(),
+        **page_neighbours(html_path, pages),
     }
     if not ipynb_path.exists():
-        header = _render(
-            "notebook_header.html.j2", toc=[], has_error_anchor=False, **context
+        header = (
+            _environment()
+            .get_template("notebook_header.html.j2")
+            .render(page=page, toc=[], has_error_anchor=False)
         )
-        page = (
+        text = (
             f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(name)}</title></head><body>{header}</body></html>\n"
         )
-        html_path.write_text(page, encoding="utf-8")
+        html_path.write_text(text, encoding="utf-8")
         return html_path
 
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = nbformat.read(str(ipynb_path), as_version=4)
-    if status == "ok":
-        notebook = _without_stderr(notebook)
-    # segkit_page extends nbconvert's lab template: the project's small stylesheet
-    # instead of JupyterLab's, and <img> with alt text and CSS size from the PNG
-    # metadata of segkit.display.ReportFigure.
+    # segkit_page extends nbconvert's lab template (see its header comment).
     exporter = HTMLExporter(
         template_name="segkit_page",
         extra_template_basedirs=[str(_TEMPLATES)],
@@ -195,30 +228,44 @@ def export_notebook_html(
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+    if status == "ok":
+        exporter.register_preprocessor(DropStderr, enabled=True)
+    exporter.register_preprocessor(HeadingsToc, enabled=True)
     body, _ = exporter.from_notebook_node(
         notebook,
         resources={
             "metadata": {"name": name},
+            "segkit": page,
             "segkit_css": (_TEMPLATES / "notebook.css").read_text(encoding="utf-8"),
         },
     )
-    if not _uses_math(notebook):
-        # require.js and MathJax come from a CDN; without math neither is needed, and
-        # dropping them keeps the page fully offline.
-        body = _REMOTE_SCRIPT.sub("", body)
-    header = _render(
-        "notebook_header.html.j2",
-        toc=toc_entries(body),
-        has_error_anchor='id="papermill-error-cell"' in body,
-        **context,
-    )
-    match = _BODY.search(body)
-    if match is None:  # pragma: no cover - nbconvert's lab template always has <body>
-        body = header + body
-    else:
-        body = body[: match.end()] + "\n" + header + body[match.end() :]
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+#: What a raw step-summary number means, where the same word means different
+#: things on different pages (one truth per number: a figure that differs says why).
+HEADLINE_MEANINGS = {
+    ("data", "raw_rows"): "order lines read",
+    ("data", "kept_rows"): "clean sales lines kept (01-explore, ledger)",
+    ("data", "kept_customers"): "customers with clean sales lines: the run's customers",
+    ("data", "kept_revenue"): "net value of the clean sales lines (01-explore)",
+    ("features", "customers"): "customers described by features (02-features)",
+    ("features", "matrix_columns"): "features the segments are formed on",
+    ("value", "customers"): "customers with a lifetime value (02-features)",
+    ("value", "repeat_buyers"): "customers with more than one purchase day",
+    ("compare", "candidates"): "rows of the comparison (03): candidates plus the RFM "
+    "baseline",
+    ("compare", "segments"): "segments of the chosen model",
+    ("validate", "ari_mean"): "stability: mean ARI of the bootstrap refits against "
+    "the full-data segments (04-validate)",
+    ("validate", "stability_sample"): "customers in the stability sample (04-validate)",
+    ("validate", "bootstrap_refits"): "bootstrap refits behind the stability figures",
+    ("profile", "fidelity"): "share of customers the segment rules assign like the "
+    "model (05-profiles)",
+    ("profile", "within_run_ari"): "not a stability figure: agreement (ARI) between "
+    "the segments one horizon before the analysis date and now (05-profiles)",
+}
 
 
 def _format(value: Any) -> str | None:
@@ -273,7 +320,8 @@ def headline_numbers(artifacts: str | Path) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        ``{"source", "name", "value"}`` rows, value formatted for display: the raw
+        ``{"source", "name", "value"}`` rows (and ``meaning`` where
+        :data:`HEADLINE_MEANINGS` knows the number), value formatted: the raw
         and kept rows of ``ledger.csv``, then every scalar entry of the ``summary``
         of each step marker ``steps/<step>.json`` (lists, mappings and long strings
         such as checksums are left out).
@@ -301,6 +349,9 @@ def headline_numbers(artifacts: str | Path) -> list[dict[str, Any]]:
             text = _format(value)
             if text is not None:
                 numbers.append({"source": marker.stem, "name": str(key), "value": text})
+                meaning = HEADLINE_MEANINGS.get((marker.stem, str(key)))
+                if meaning:
+                    numbers[-1]["meaning"] = meaning
     return numbers
 
 

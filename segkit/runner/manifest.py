@@ -3,8 +3,10 @@
 The manifest records everything needed to tell whether two runs are comparable:
 the full validated config, the overrides, each data file read (size and sha256),
 the versions of the packages that shape the numbers, the git commit of the code
-(and whether the working tree had uncommitted changes), timestamps and the status
-and seconds of every notebook.
+(and whether the working tree had uncommitted changes), timestamps, the status
+and seconds of every notebook, and per analysis step (``steps``) its fingerprint
+and whether it was computed or reused from an earlier run (which one), see
+:mod:`segkit.reuse`; ``fresh`` is true when reuse was turned off.
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ def new_manifest(
     notebooks_dir: Path,
     kernel: str,
     notebooks: list[dict[str, Any]],
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """The manifest of a run that is starting (``status`` ``"running"``).
 
@@ -163,14 +166,18 @@ def new_manifest(
         Jupyter kernel they run on.
     notebooks : list of dict
         One entry per notebook (name, status, seconds, error, html, ipynb).
+    fresh : bool
+        Reuse of earlier steps is off (``segkit report --fresh``).
 
     Returns
     -------
     dict
         Keys: run_id, run_dir, status, config_path, config, overrides, parameters,
-        notebooks_dir, kernel, data_files, versions, git, started, finished,
-        seconds, notebooks. The runner fills in status, finished, seconds and the
-        notebooks' outcomes at the end.
+        notebooks_dir, kernel, fresh, data_files, versions, git, started, finished,
+        seconds, notebooks, steps. The runner fills in status, finished, seconds,
+        the notebooks' outcomes and ``steps`` (step -> fingerprint, status
+        ``computed``/``reused``, reused_from run id, seconds, computed_seconds;
+        :func:`segkit.pipeline.step_records`) at the end.
     """
     return {
         "run_id": run_dir.name,
@@ -182,6 +189,7 @@ def new_manifest(
         "parameters": dict(parameters),
         "notebooks_dir": str(Path(notebooks_dir).resolve()),
         "kernel": kernel,
+        "fresh": bool(fresh),
         "data_files": data_files(config),
         "versions": package_versions(),
         "git": git_info(),
@@ -189,6 +197,7 @@ def new_manifest(
         "finished": None,
         "seconds": None,
         "notebooks": list(notebooks),
+        "steps": {},
     }
 
 

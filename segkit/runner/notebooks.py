@@ -6,7 +6,11 @@ and executes every numbered notebook ``NN-name.ipynb`` in order with papermill,
 passing ``config_path``, ``run_dir`` and ``overrides``. Each executed notebook is
 kept in ``<run>/notebooks/`` and exported to ``<run>/NN-name.html`` (code hidden).
 A notebook that fails keeps its executed copy with the error and its HTML; the
-notebooks after it are marked ``skipped``. ``manifest.json`` and ``index.html``
+notebooks after it are marked ``skipped``. Steps whose inputs are unchanged are
+reused from the step cache (:mod:`segkit.reuse`); ``fresh=True`` (``segkit report
+--fresh``) sets ``SEGKIT_FRESH=1`` for the kernels, which turns reuse off. The
+manifest's ``steps`` says per step whether it was computed or reused, and from
+which run. ``manifest.json`` and ``index.html``
 are written at the start (status ``running``) and again at the end.
 
 Finding the notebooks, checking their parameters and choosing the kernel happen
@@ -30,7 +34,9 @@ from typing import Any
 from segkit.config import load_config, missing_data_files
 from segkit.context import new_run_dir
 from segkit.exceptions import InputFileError
+from segkit.pipeline import step_records
 from segkit.project import locate_project_root
+from segkit.reuse import FRESH_ENV
 from segkit.runner.exports import write_exports
 from segkit.runner.html import export_notebook_html, write_index
 from segkit.runner.manifest import new_manifest, now, write_manifest
@@ -215,6 +221,7 @@ def run_report(
     notebooks: Iterable[Any] | str | None = None,
     kernel_name: str | None = None,
     progress: Callable[[str], Any] | None = None,
+    fresh: bool = False,
 ) -> RunResult:
     """Run the numbered notebooks into a new run folder and write its HTML reports.
 
@@ -237,6 +244,9 @@ def run_report(
         Jupyter kernel; default :func:`resolve_kernel`.
     progress : callable, optional
         Called with one line per notebook as it finishes, e.g. ``print``.
+    fresh : bool
+        Compute every step, reusing nothing from earlier runs (the kernels get
+        ``SEGKIT_FRESH=1``); the results still refresh the step cache.
 
     Returns
     -------
@@ -294,12 +304,17 @@ def run_report(
         notebooks_dir=folder,
         kernel=kernel,
         notebooks=[nb.as_dict() for nb in results],
+        fresh=fresh,
     )
     write_manifest(run_dir / "manifest.json", manifest)
     write_index(run_dir, manifest)
     logger.info("run folder %s, kernel %s", run_dir, kernel)
 
     stopped = False
+    # The kernels inherit this process's environment (see _execute).
+    previous_fresh = os.environ.get(FRESH_ENV)
+    if fresh:
+        os.environ[FRESH_ENV] = "1"
     try:
         for nb in results:
             if stopped:
@@ -325,6 +340,11 @@ def run_report(
             line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
             _say(progress, line + (f"  {nb.error}" if nb.error else ""))
     finally:
+        if fresh:
+            if previous_fresh is None:
+                os.environ.pop(FRESH_ENV, None)
+            else:
+                os.environ[FRESH_ENV] = previous_fresh
         for nb in results:
             if nb.status == "pending":
                 nb.status = "skipped"
@@ -334,6 +354,7 @@ def run_report(
             finished=now(),
             seconds=round(time.perf_counter() - clock, 2),
             notebooks=[nb.as_dict() for nb in results],
+            steps=step_records(run_dir),
         )
         write_manifest(run_dir / "manifest.json", manifest)
         # The CRM export (real ids) goes to exports/<run>/; the run folder keeps

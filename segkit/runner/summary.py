@@ -37,6 +37,7 @@ __all__ = [
     "coverage_sentence",
     "money",
     "percent",
+    "reuse_sentence",
     "segment_cards",
     "trust_sentence",
 ]
@@ -378,6 +379,26 @@ def _missing(artifact: str, what: str, notebooks: list[Mapping[str, Any]]) -> di
     }
 
 
+def reuse_sentence(steps: Mapping[str, Mapping[str, Any]] | None) -> str | None:
+    """One line on which steps were reused from which earlier run (manifest
+    ``steps``), e.g. "Reused from run 2026-12-01: data, features, compare;
+    computed now: value, validate, profile."; None when nothing was reused."""
+    by_run: dict[str, list[str]] = {}
+    computed = []
+    for step, record in (steps or {}).items():
+        if record.get("status") == "reused":
+            by_run.setdefault(str(record.get("reused_from")), []).append(step)
+        else:
+            computed.append(step)
+    if not by_run:
+        return None
+    parts = [f"run {run}: {', '.join(names)}" for run, names in by_run.items()]
+    text = "Reused from " + "; ".join(parts)
+    if computed:
+        text += f"; computed now: {', '.join(computed)}"
+    return text + " (inputs unchanged; segkit report --fresh recomputes all)."
+
+
 def build_summary(
     run_dir: str | Path,
     manifest: Mapping[str, Any] | None = None,
@@ -404,7 +425,8 @@ def build_summary(
         None), ``value_note`` (why CLV is not shown, or None), ``has_value``,
         ``cards`` (:func:`segment_cards`, money and shares formatted in
         ``*_text`` keys), ``missing`` (``{what, reason, html}`` per missing
-        part), ``exports`` (path as text, or None), ``customers``.
+        part), ``exports`` (path as text, or None), ``customers``, ``reuse``
+        (:func:`reuse_sentence`).
     """
     run_dir = Path(run_dir)
     art = run_dir / "artifacts"
@@ -481,4 +503,5 @@ def build_summary(
         "customers": None if segments_doc is None else segments_doc.get("customers"),
         "missing": missing,
         "exports": str(exports_dir.resolve()) if exports_dir.exists() else None,
+        "reuse": reuse_sentence(manifest.get("steps")),
     }

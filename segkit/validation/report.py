@@ -26,6 +26,7 @@ from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
+from segkit.glossary import display_name
 from segkit.validation.report_tables import (
     baseline_table,
     separation_table,
@@ -297,7 +298,7 @@ def distinctness_heatmap(
     grid = effects.loc[effects["feature"].isin(features)].pivot(
         index="segment", columns="feature", values="cliffs_delta"
     )
-    grid = grid[features]
+    grid = grid[features].rename(columns=display_name)
     grid.index = [_name(names, s) for s in grid.index]
     fig = ReportFigure(figsize=(max(7, 0.7 * len(features) + 3), 0.6 * len(grid) + 3.2))
     ax = fig.subplots()
@@ -320,6 +321,17 @@ def distinctness_heatmap(
     return fig
 
 
+def _readable_effects(text: Any) -> str:
+    """``"frequency -0.89; active_months +0.5"`` with display names of the features."""
+    if not isinstance(text, str):
+        return ""
+    parts = []
+    for part in text.split("; "):
+        feature, _, delta = part.rpartition(" ")
+        parts.append(f"{display_name(feature)} {delta}" if feature else part)
+    return "; ".join(parts)
+
+
 def distinctness_table(
     distinctness: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> pd.DataFrame:
@@ -328,8 +340,8 @@ def distinctness_table(
     table = pd.DataFrame(
         {
             "segment": [_name(names, s) for s in distinctness["segment"]],
-            "sets it apart (descriptive: Cliff's delta vs the rest)": distinctness[
-                "top_features"
+            "sets it apart (descriptive: Cliff's delta vs the rest)": [
+                _readable_effects(text) for text in distinctness["top_features"]
             ],
             "nearest segment": [
                 _name(names, s) if pd.notna(s) else ""
@@ -430,7 +442,12 @@ def outcome_comparison_table(comparison: pd.DataFrame | None) -> pd.DataFrame:
         if column.startswith("omega2_"):
             table[column] = (100 * table[column]).round(1)
     table = table.rename(
-        columns=lambda c: c.replace("omega2_", "% explained (omega\u00b2): ")
+        columns=lambda c: (
+            "% explained (omega\u00b2): "
+            + display_name(c.removeprefix("omega2_")).lower()
+            if c.startswith("omega2_")
+            else c
+        )
     )
     return Table(table.round(2))
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -72,10 +73,49 @@ def _customers(ctx: RunContext) -> pd.DataFrame | None:
 
 
 def _value_record(ctx: RunContext) -> dict[str, Any] | None:
-    """``value.json`` when the value step produced artifacts (``values.parquet``)."""
+    """``value.json`` when the value step produced artifacts (``values.parquet``).
+
+    With ``values_t0.parquet`` (the value step's holdout fit, on the purchases
+    before its ``t0``) the record also carries that frame as ``values_t0``, so the
+    CLV tiers baseline and the CLV features at ``t0`` reuse it instead of refitting.
+    """
     if not (ctx.has("values.parquet") and ctx.has("value.json")):
         return None
-    return ctx.load_json("value.json")
+    record = dict(ctx.load_json("value.json"))
+    if ctx.has("values_t0.parquet"):
+        record["values_t0"] = ctx.load_frame("values_t0.parquet")
+    return record
+
+
+def _t0_build(value: dict[str, Any] | None) -> Callable[..., dict] | None:
+    """The feature builder of the rebuild at ``t0`` for ``value.as_features``.
+
+    :func:`segkit.features.step.build` computes the CLV columns from the lines it
+    is given (those before ``t0``). When the value step's holdout started at the
+    same ``t0``, its fit is that very model (same lines, method and seed; MAP is
+    deterministic), so its per-customer values are reused; any other date refits.
+    """
+    if not value or value.get("values_t0") is None:
+        return None
+    holdout_t0 = (value.get("holdout") or {}).get("t0")
+    at_t0 = value["values_t0"]
+
+    def build(config, transactions, returns, customers, *, as_of):
+        from segkit.features.step import build as features_build
+
+        same = holdout_t0 is not None and pd.Timestamp(holdout_t0) == pd.Timestamp(
+            as_of
+        )
+        return features_build(
+            config,
+            transactions,
+            returns,
+            customers,
+            as_of=as_of,
+            values=at_t0 if same else None,
+        )
+
+    return build
 
 
 def run(ctx: RunContext) -> dict[str, Any]:
@@ -90,6 +130,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         if ctx.has("returns.parquet"):
             returns = ctx.load_frame("returns.parquet")
     recommendation = read_recommendation(ctx)
+    value = _value_record(ctx)
     result = validate_segmentation(
         model,
         features,
@@ -99,7 +140,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
         transactions=transactions,
         returns=returns,
         customers=_customers(ctx),
-        value=_value_record(ctx),
+        build=_t0_build(value) if ctx.config["value"]["as_features"] else None,
+        value=value,
         structure=recommendation,
     )
     stab = result["stability"]
@@ -183,8 +225,9 @@ def run(ctx: RunContext) -> dict[str, Any]:
             "text": result["verdict_text"],
             "thresholds": result["thresholds"],
         },
-        "seconds": seconds,
     }
+    # seconds go to the step's marker only: validation.json is then a pure
+    # function of the inputs (a reused step equals a recomputed one byte for byte)
     ctx.save_json("validation.json", payload)
     logger.info(
         "validate: %d refits on %d customers, %.1f s",

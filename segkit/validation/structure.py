@@ -57,6 +57,8 @@ def structure_sentence(recommendation: Mapping[str, Any] | None) -> str | None:
     if structure not in STRUCTURES:
         return None
     reason = _reason(recommendation)
+    if recommendation.get("overridden"):
+        return _chosen_sentence(recommendation, structure, reason)
     if (
         structure == "none"
         or recommendation.get("use_rfm_grid")
@@ -73,6 +75,28 @@ def structure_sentence(recommendation: Mapping[str, Any] | None) -> str | None:
             "and check them against the RFM grid before acting on them."
         )
     return f"The segment structure is clear{reason}."
+
+
+def _chosen_sentence(recommendation: Mapping[str, Any], structure: str, reason: str):
+    """The analyst overrode the rule (``clustering.choice``): say so first, then
+    what the grid found, so the fallback wording never describes a deliberate pick."""
+    chosen = recommendation.get("chosen")
+    found = {
+        "none": f"the clustering grid found no clear segment structure{reason}",
+        "weak": f"the clustering grid found only weak structure{reason}",
+        "clear": f"the clustering grid found clear structure{reason}",
+    }[structure]
+    if str(chosen).startswith("clv_tiers"):
+        return (
+            f"These segments are CLV tiers chosen by the analyst (clustering.choice "
+            f"{chosen}), a rule-based value segmentation rather than discovered "
+            f"clusters; for reference, {found}."
+        )
+    rfm = "; the rule would recommend the RFM grid" if structure == "none" else ""
+    return (
+        f"These segments are {chosen}, chosen by the analyst (clustering.choice) "
+        f"over the rule's recommendation; {found}{rfm}."
+    )
 
 
 def structure_banner(source: RunContext | Mapping[str, Any] | None) -> Note:

@@ -8,8 +8,9 @@ the one known at ``t0``: today's CLV (``values.parquet``) was fitted on the very
 horizon the outcome measures, so it would predict it with hindsight.
 
 The t0 estimate is the value step's own holdout calibration: BG/NBD + Gamma-Gamma
-fitted on the purchases before ``t0`` with the same method and seed (MAP fits are
-bit-identical across runs, so refitting here reproduces it). It is used only when
+fitted on the purchases before ``t0`` with the same method and seed, read from
+``values_t0.parquet`` (passed in the record as ``values_t0``) or, without it,
+refitted here (MAP fits are bit-identical across runs, so refitting reproduces it). It is used only when
 the value step's holdout starts at the same ``t0`` as the validation horizon;
 otherwise, or when the fit fails, the baseline is skipped with a note saying why.
 """
@@ -94,7 +95,8 @@ def value_baseline(
     value : mapping or None
         ``None`` when the value step produced no artifacts; else its record
         (``value.json``) with ``available``, ``method``, ``clv_months``,
-        ``discount_rate`` and ``holdout.t0``.
+        ``discount_rate`` and ``holdout.t0``, optionally ``values_t0`` (the
+        holdout fit's per-customer values, ``values_t0.parquet``).
     seed : int
         The run's seed (the value step's).
 
@@ -123,14 +125,16 @@ def value_baseline(
     from segkit.features import clv
 
     try:
-        inputs = clv.clv_inputs(transactions, as_of=t0)
-        fit = clv.fit_clv(inputs, method=value["method"], seed=seed)
-        values = clv.predict_value(
-            fit,
-            inputs,
-            clv_months=value["clv_months"],
-            discount_rate=value["discount_rate"],
-        )
+        values = value.get("values_t0")
+        if values is None:  # no saved holdout values: refit the same model
+            inputs = clv.clv_inputs(transactions, as_of=t0)
+            fit = clv.fit_clv(inputs, method=value["method"], seed=seed)
+            values = clv.predict_value(
+                fit,
+                inputs,
+                clv_months=value["clv_months"],
+                discount_rate=value["discount_rate"],
+            )
         tiers = value_tiers_at(values, customers, groups)
     except DataError as exc:
         logger.warning("CLV tiers baseline skipped: %s", exc)

@@ -102,7 +102,9 @@ def overall_verdict(
     (:func:`segkit.validation.structure.structure_sentence`), and the stability
     sentence cannot contradict it: with no clear structure, stable fallback
     segments are "stable but not recommended"; with a weak one, "stable, on a weak
-    structure", never "Trustworthy".
+    structure", never "Trustworthy". When the chosen segmentation is the CLV tiers
+    (``chosen: clv_tiers/scaled``), a sentence says their stability holds by
+    construction.
     """
     opening = structure_sentence(structure)
     kind = None if opening is None else structure.get("structure")
@@ -157,6 +159,13 @@ def overall_verdict(
             f"Usable with caveats: {keep} of {n} segments can be kept, "
             f"{n - keep - merge} need watching and {merge} should be merged "
             f"(mean ARI {ari:.2f})."
+        )
+    if str((structure or {}).get("chosen", "")).startswith("clv_tiers"):
+        parts.append(
+            "These segments are CLV tiers, a rule the analyst chose "
+            "(clustering.choice): cut points on lifetime value come back under "
+            "resampling by construction, so their stability is no evidence of "
+            "natural segments, and the structure above is the clustering grid's."
         )
     if bimodal and bimodal.get("bimodal"):
         low, high = bimodal["modes"][0], bimodal["modes"][-1]

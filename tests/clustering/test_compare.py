@@ -211,3 +211,20 @@ def test_bad_choice_text_is_a_config_error(text, message):
 def test_quiet_when_the_runner_sets_segkit_quiet(monkeypatch):
     monkeypatch.setenv("SEGKIT_QUIET", "1")
     assert is_quiet()
+
+
+def test_shared_distance_matrix_gives_the_table_computed_without_it(
+    planted, monkeypatch
+):
+    from segkit.clustering import metrics
+
+    features, _ = planted
+    clustering = _clustering(k_max=4)
+    timing = ["fit_seconds", "reduce_seconds"]
+    shared = compare_candidates(features, clustering=clustering, seed=5).table
+    monkeypatch.setattr(metrics, "MAX_DISTANCE_ROWS", 0)
+    assert metrics.distance_matrix(features.to_numpy()) is None
+    alone = compare_candidates(features, clustering=clustering, seed=5).table
+    assert_frame_equal(
+        shared.drop(columns=timing), alone.drop(columns=timing), rtol=1e-10
+    )

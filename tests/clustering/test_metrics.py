@@ -75,3 +75,24 @@ def test_dbcv_is_high_for_separated_blobs_and_nan_for_one_cluster():
     labels = np.repeat([0, 1], 60)
     assert dbcv(X, labels, max_rows=100, seed=0) > 0.5
     assert np.isnan(dbcv(X, np.zeros(120, dtype=int), max_rows=100, seed=0))
+
+
+def test_partition_metrics_read_a_precomputed_distance_matrix_to_the_same_values():
+    from segkit.clustering.metrics import distance_matrix
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(0, 1, (60, 3)), rng.normal(4, 1, (40, 3))])
+    labels = np.r_[np.zeros(60, int), np.ones(35, int), -np.ones(5, int)]
+    D = distance_matrix(X)
+    for noise in ("group", "drop"):
+        plain = partition_metrics(X, labels, noise=noise)
+        shared = partition_metrics(X, labels, noise=noise, distances=D)
+        assert shared == pytest.approx(plain, rel=1e-12)
+    # a known answer: two points per group, groups 10 apart on a line
+    line = np.array([[0.0], [1.0], [10.0], [11.0]])
+    known = partition_metrics(
+        line, np.array([0, 0, 1, 1]), distances=distance_matrix(line)
+    )
+    # a(i) = 1, b(i) = mean(10, 11) or mean(9, 10): s = (b - a) / b
+    expected = np.mean([(10.5 - 1) / 10.5, (9.5 - 1) / 9.5] * 2)
+    assert known["silhouette"] == pytest.approx(expected)

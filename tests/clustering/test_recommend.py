@@ -205,3 +205,62 @@ def test_silhouette_is_read_on_kaufman_and_rousseeuw_scale(value, words):
 def test_rule_text_states_this_configs_numbers():
     text = rule_text(_clustering(ps_cutoff=0.85, jaccard_refits=30))
     assert "at least 0.85" in text and "30 refits" in text
+
+
+def test_space_ch_lets_silhouette_pick_the_space_and_ch_the_k():
+    # two overlapping segments merged (k = 3) read better by silhouette; CH, within
+    # the same space, prefers the split; UMAP's CH is on another scale entirely
+    table = pd.DataFrame(
+        [
+            _row("kmeans/scaled/3", 3, 0.47, 2780),
+            _row("kmeans/scaled/4", 4, 0.43, 2810),
+            _row("kmeans/umap/2", 2, 0.40, 50000),
+        ]
+    )
+    assessment = pd.DataFrame(
+        [
+            _fit("kmeans/scaled/3", 0.99, 0.99),
+            _fit("kmeans/scaled/4", 0.95, 0.98),
+            _fit("kmeans/umap/2", 0.99, 0.99),
+        ]
+    )
+    clustering = _clustering()
+    args = {"assessment": assessment, "null": _null()}
+    _, by_silhouette = recommend(table, clustering, rank_by="silhouette", **args)
+    _, by_ch = recommend(table, clustering, rank_by="ch", **args)
+    _, hybrid = recommend(table, clustering, rank_by="space_ch", **args)
+    assert by_silhouette["winner"] == "kmeans/scaled/3"
+    assert by_ch["winner"] == "kmeans/umap/2"
+    assert hybrid["winner"] == "kmeans/scaled/4"
+
+
+@pytest.mark.parametrize(
+    ("bic4", "ps4", "winner"),
+    [
+        (900.0, 0.92, "kmeans/scaled/4"),  # decisively likelier and stable: split
+        (995.0, 0.92, "kmeans/scaled/3"),  # 5 BIC points: not decisive
+        (900.0, 0.55, "kmeans/scaled/3"),  # likelier but unstable: not qualified
+    ],
+)
+def test_silhouette_gives_way_to_a_stable_decisively_likelier_mixture(
+    bic4, ps4, winner
+):
+    rows = [
+        _row("kmeans/scaled/3", 3, 0.47, 2780),
+        _row("gmm/scaled/3", 3, 0.46, 2770),
+        _row("kmeans/scaled/4", 4, 0.43, 2810),
+        _row("gmm/scaled/4", 4, 0.42, 2800),
+        _row("gmm/pca/5", 5, 0.30, 900),  # BIC of another space is never compared
+    ]
+    table = pd.DataFrame(rows).assign(bic=[np.nan, 1000.0, np.nan, bic4, 10.0])
+    assessment = pd.DataFrame(
+        [
+            _fit("kmeans/scaled/3", 0.99, 0.99),
+            _fit("gmm/scaled/3", 0.99, 0.99),
+            _fit("kmeans/scaled/4", 0.95, 0.98),
+            _fit("gmm/scaled/4", ps4, 0.98 if ps4 > 0.8 else np.nan),
+            _fit("gmm/pca/5", 0.95, 0.95),
+        ]
+    )
+    _, rec = recommend(table, _clustering(), assessment=assessment, null=_null())
+    assert rec["winner"] == winner

@@ -86,3 +86,36 @@ def test_umap_representation_separates_planted_groups(matrix):
     far = coords.iloc[950:].mean().to_numpy()
     near = coords.iloc[:950].mean().to_numpy()
     assert np.linalg.norm(far - near) > 1.0
+
+
+def test_umap_memo_shares_refits_between_candidates_and_changes_no_number(matrix):
+    """Two UMAP candidates refitted on the same seeded halves: the second reuses the
+    first's UMAP fits, and every fold equals a run with the memo switched off."""
+    from segkit.clustering import reduce
+    from segkit.clustering.model import SegmentationModel
+    from segkit.clustering.strength import prediction_strength_folds
+
+    def folds(algorithm: str) -> np.ndarray:
+        model = SegmentationModel(
+            algorithm=algorithm,
+            representation="umap",
+            n_segments=2,
+            umap_components=2,
+            umap_neighbors=10,
+            random_state=3,
+        )
+        return prediction_strength_folds(
+            model, matrix, n_splits=2, sample_size=400, random_state=1
+        )
+
+    reduce._UMAP_MEMO.fits.clear()
+    memo_kmeans = folds("kmeans")
+    fits_after_first = len(reduce._UMAP_MEMO.fits)
+    memo_gmm = folds("gmm")
+    assert fits_after_first == 4  # 2 splits x 2 halves
+    assert len(reduce._UMAP_MEMO.fits) == fits_after_first  # all reused
+    with reduce.umap_memo_disabled():
+        fresh_kmeans, fresh_gmm = folds("kmeans"), folds("gmm")
+    assert len(reduce._UMAP_MEMO.fits) == fits_after_first  # nothing remembered
+    np.testing.assert_array_equal(memo_kmeans, fresh_kmeans)
+    np.testing.assert_array_equal(memo_gmm, fresh_gmm)

@@ -58,11 +58,23 @@ def sizes() -> pd.DataFrame:
     )
 
 
-def test_metric_curves_draw_one_panel_per_metric_with_titles(scored):
+def test_metric_curves_facet_one_row_per_metric_and_one_column_per_view(scored):
     fig = plots.metric_curves(scored)
     assert isinstance(fig, Figure)
-    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert len(titled) == 6  # silhouette, CH, DB, spread, stability, BIC
+    views = scored.loc[scored["k"].notna(), "representation"].unique()
+    rows = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert len(rows) == 6  # silhouette, CH, DB, spread, stability, BIC
+    assert len(fig.axes) == 6 * len(views)
+    assert [ax.get_title() for ax in fig.axes[: len(views)]] == [
+        f"view: {v}"
+        for v in dict.fromkeys(scored.loc[scored["k"].notna(), "representation"])
+    ]
+    # one line per algorithm at most in any panel (elbow rings are single points)
+    algorithms = scored["algorithm"].nunique()
+    assert (
+        max(sum(len(line.get_xdata()) > 1 for line in ax.lines) for ax in fig.axes)
+        <= algorithms
+    )
     assert fig._suptitle.get_text()
 
 
@@ -154,7 +166,7 @@ def test_segment_map_samples_points_and_names_noise():
     fig = plots.segment_map(embedding, labels, max_points=20)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Unassigned" in legend
-    assert "20 shown" in fig.axes[0].get_title()
+    assert "a sample of 20 of the 50 customers" in fig.axes[0].get_title()
 
 
 def test_recommendation_note_states_the_rule():

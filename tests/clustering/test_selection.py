@@ -140,3 +140,28 @@ def test_assess_separates_a_planted_k_from_an_arbitrary_one():
     assert found.loc["kmeans/scaled/6", "ps_median"] < 0.8
     # prediction strength failed: no Jaccard refits were spent on it
     assert found.loc["kmeans/scaled/6", "refits"] == 0
+
+
+def test_assess_in_parallel_gives_the_same_table_in_the_same_order():
+    values, _ = make_blobs(
+        400, centers=3, n_features=4, cluster_std=0.8, random_state=2
+    )
+    data = _frame(values)
+    clustering = _clustering()
+    settings = selection_settings(
+        _clustering(ps_splits=3, jaccard_refits=4, refit_sample=400)
+    )
+    candidates = ["kmeans/pca/3", "gmm/scaled/3", "kmeans/scaled/2", "ward/pca/4"]
+
+    def run(n_jobs):
+        return assess(
+            candidates,
+            data,
+            make_model=lambda c: candidate_model(c, clustering, seed=0),
+            settings=settings,
+            n_jobs=n_jobs,
+        )
+
+    serial, parallel = run(1), run(2)
+    assert list(serial["candidate"]) == candidates
+    assert_frame_equal(serial, parallel)

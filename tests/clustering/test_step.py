@@ -71,11 +71,15 @@ def test_choice_in_the_config_overrides_the_recommendation(ctx):
     assert SegmentationModel.load(run.artifact("model.joblib")).algorithm == "hdbscan"
 
 
-def test_value_as_features_is_refused_with_the_reason_not_ignored(ctx):
+def test_value_as_features_without_clv_columns_is_refused_not_ignored(ctx):
     from segkit.exceptions import ConfigError
 
     run, _ = ctx
     run.config["value"]["as_features"] = True
-    with pytest.raises(ConfigError, match=r"value.as_features is true.*t0"):
+    with pytest.raises(
+        ConfigError,
+        match=r"value.as_features is true, but matrix.parquet has no \['clv', "
+        r"'p_alive', 'expected_purchases'\].*rerun the features step",
+    ):
         step.run(run)
     assert not run.has("recommendation.json")

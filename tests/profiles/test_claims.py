@@ -10,7 +10,9 @@ from segkit.profiles.claims import (
     CLAIM_COLUMNS,
     NAME_RULES,
     claim_names,
+    claim_text,
     evaluate_claims,
+    name_word_claims,
     segment_facts,
 )
 from segkit.profiles.plays import plays_for
@@ -118,7 +120,7 @@ def test_names_are_unique_and_the_suffix_is_a_checked_claim():
     assert len(set(names.values())) == 3
     assert {names[0], names[1]} == {
         "Lapsed one-timers",
-        "Lapsed one-timers, higher monetary",
+        "Lapsed one-timers, higher net revenue",
     }
     suffixed = table[(table["segment"] == 1) & table["in_name"]]
     assert "higher monetary" in set(suffixed["claim"])
@@ -180,3 +182,42 @@ def test_every_name_holds_for_80_percent_of_members_on_the_fixture(tmp_path):
         assert (used["coverage"] >= 0.8).all(), used
         named = {s for s, n in names.items() if "(mixed)" not in n}
         assert named <= set(used["segment"])
+
+
+def test_fallback_names_read_as_words_and_keep_the_checked_claim_key():
+    # no order columns: only feature claims; segment 0 has 1 active month each
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame(
+        {
+            "active_months": np.r_[np.ones(30), np.arange(2, 32)],
+            "avg_order_value": rng.uniform(10, 100, 60),
+        },
+        index=pd.Index([f"c{i}" for i in range(60)], name="customer_id"),
+    )
+    labels = pd.Series(np.repeat([0, 1], 30), index=features.index)
+    names, table = claim_names(features, labels)
+    assert names == {0: "Few active months", 1: "Many active months"}
+    used = table[table["in_name"]].set_index("segment")
+    assert used.loc[0, "claim"] == "low active_months"
+    assert used.loc[0, "threshold"] == ">= 80% with Active months <= overall median"
+
+
+def test_claim_words_come_from_the_glossary():
+    assert claim_text("low active_months") == "few active months"
+    assert claim_text("high avg_order_value") == "large baskets"
+    assert claim_text("higher monetary") == "higher net revenue"
+    assert claim_text("high annual_income") == "high annual income"
+    assert claim_text("France (country)") == "France (country)"
+    assert claim_text("one-timers") == "one-timers"
+
+
+def test_every_rule_name_reads_back_as_exactly_its_claims():
+    for name, needs in NAME_RULES:
+        assert set(name_word_claims(name)) == set(needs), name
+    assert name_word_claims("Lapsed one-time VIPs") == (
+        "one-timers",
+        "lapsed",
+        "high-value",
+    )
+    assert name_word_claims("Champions") == ()
+    assert name_word_claims("Inactive browsers") == ()  # "inactive" is not "active"

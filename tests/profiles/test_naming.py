@@ -219,3 +219,38 @@ def test_names_file_of_another_config_is_ignored():
     assert names == auto
     names, _ = resolve_names(auto, centroids, features.std(), doc, config_name="other")
     assert names[1] == "Sleepers"
+
+
+def test_analyst_name_whose_claim_fails_is_kept_and_flagged():
+    from segkit.profiles.claims import claim_names, mark_name_claims
+    from segkit.profiles.report import names_note
+
+    features, labels = planted(0)
+    auto, claims = claim_names(features, labels)
+    doc = {
+        "format": 1,
+        "segments": [
+            {"segment_id": 1, "name": "Loyal lapsed buyers"},  # lapsed once-buyers
+            {"segment_id": 2, "name": "New one-time buyers"},
+            {"segment_id": 3, "name": "Regulars at churn risk"},
+        ],
+    }
+    names, matches = resolve_names(
+        auto, segment_centroids(features, labels), features.std(), doc, claims=claims
+    )
+    assert names[1] == "Loyal lapsed buyers"  # kept: the analyst decides
+    rows = matches.set_index("segment")
+    assert rows.loc[1, "name_claims"] == "loyal; lapsed"
+    assert rows.loc[1, "claims_hold"] is False or rows.loc[1, "claims_hold"] == 0
+    assert "does not hold: loyal (0% of members)" in rows.loc[1, "warning"]
+    assert bool(rows.loc[2, "claims_hold"]) and rows.loc[2, "warning"] == ""
+    assert bool(rows.loc[3, "claims_hold"])  # "regulars" holds ...
+    assert "not checkable on these data: churn risk" in rows.loc[3, "warning"]
+    assert rows.loc[0, "claims_hold"] is None and rows.loc[0, "source"] == "auto"
+    marked = mark_name_claims(claims, matches)
+    mine = marked[(marked["segment"] == 1) & marked["in_name"]]
+    assert set(mine["claim"]) == {"loyal", "lapsed"}
+    assert set(mine["name"]) == {"Loyal lapsed buyers"}
+    assert not mine.set_index("claim").at["loyal", "holds"]
+    note = str(names_note(matches, {}))
+    assert "Check these names" in note and "Loyal lapsed buyers" in note

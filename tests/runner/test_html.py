@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
+from html import escape as html_escape
+from html.parser import HTMLParser
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from segkit.display import ReportFigure
-from segkit.runner.html import export_notebook_html, write_index
+from segkit.runner.html import (
+    export_notebook_html,
+    page_neighbours,
+    toc_entries,
+    write_index,
+)
 from tests.runner.test_summary import write_run
 
 
@@ -38,6 +48,21 @@ def test_index_says_which_page_failed_when_cards_are_missing(tmp_path):
     assert '<div class="cards">' not in page
 
 
+def test_index_says_which_steps_were_reused_from_which_run(tmp_path):
+    manifest = write_run(tmp_path)
+    manifest["steps"] = {
+        "data": {"status": "reused", "reused_from": "2026-12-01"},
+        "compare": {"status": "reused", "reused_from": "2026-12-01"},
+        "validate": {"status": "computed", "reused_from": None},
+    }
+    page = write_index(tmp_path, manifest).read_text(encoding="utf-8")
+    assert (
+        "Reused from run 2026-12-01: data, compare; computed now: validate" in page
+    )
+    del manifest["steps"]
+    assert "Reused from" not in write_index(tmp_path, manifest).read_text("utf-8")
+
+
 def test_stylesheet_is_not_html_escaped(tmp_path):
     page = write_index(tmp_path, write_run(tmp_path)).read_text(encoding="utf-8")
     assert '"Segoe UI"' in page and "&#34;" not in page.split("</style>")[0]
@@ -65,3 +90,174 @@ def test_notebook_page_has_alt_text_from_the_title_and_half_size_width(tmp_path)
     assert f'width="{meta["width"]}"' in html
     assert "jp-OutputArea-prompt {" not in html  # the JupyterLab stylesheet is gone
     assert len(html) < 100_000
+
+
+# -- pages built by nbconvert's own mechanisms ----------------------------------
+
+
+def _notebook(tmp_path, *cells, name="02-x"):
+    nb = new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _export(path, **kwargs):
+    out = path.with_suffix(".html")
+    kwargs = {"run_id": "r", "config_name": "c", "status": "ok", **kwargs}
+    return export_notebook_html(path, out, **kwargs).read_text(encoding="utf-8")
+
+
+def test_contents_anchors_are_the_ids_nbconvert_gives_the_headings(tmp_path):
+    path = _notebook(
+        tmp_path,
+        new_markdown_cell("# 02 · Top\n\n```\n# not a heading\n```"),
+        new_markdown_cell("## A & `B` *c*\n#### Too deep"),
+    )
+    page = _export(path)
+    toc = page[page.index('<nav class="sk sk-toc">') :]
+    toc = toc[: toc.index("</nav>")]
+    assert toc_entries(page) == toc_entries(nbformat.read(str(path), as_version=4))
+    for entry in toc_entries(page):
+        assert f'href="#{html_escape(entry["anchor"])}"' in toc
+        assert f'id="{html_escape(entry["anchor"])}"' in page
+    assert [e["text"] for e in toc_entries(page)] == ["02 · Top", "A & B c"]
+    assert "not a heading" not in toc and "Too deep" not in toc
+
+
+def test_pages_link_to_their_neighbours_from_the_manifest(tmp_path):
+    names = ["01-a", "02-x", "03-c"]
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"notebooks": [{"name": n} for n in names]})
+    )
+    page = _export(_notebook(tmp_path, new_markdown_cell("# Title")))
+    assert '<a href="01-a.html" rel="prev">' in page
+    assert '<a href="03-c.html" rel="next">' in page
+    assert page.count('href="index.html"') >= 2  # header and both link rows
+    assert page_neighbours(tmp_path / "01-a.html")["prev"] is None
+    assert page_neighbours(tmp_path / "03-c.html") == {
+        "prev": {"href": "02-x.html", "name": "02-x"},
+        "next": None,
+    }
+    assert page_neighbours(tmp_path / "09-other.html", names) == {
+        "prev": None,
+        "next": None,
+    }
+
+
+def test_pages_load_no_script_from_a_cdn_unless_a_cell_holds_math(tmp_path):
+    plain = _export(_notebook(tmp_path, new_markdown_cell("# Title")))
+    assert "<script src=" not in plain and "mermaid" not in plain
+    maths = _export(
+        _notebook(tmp_path, new_markdown_cell("# T\nIf $x^2$ holds"), name="03-m")
+    )
+    assert "mathjax" in maths.lower() and "require.min.js" not in maths
+
+
+def test_stderr_is_dropped_from_ok_pages_by_the_preprocessor(tmp_path):
+    noise = new_output("stream", name="stderr", text="progress-noise")
+    path = _notebook(tmp_path, new_code_cell("x", outputs=[noise]))
+    assert "progress-noise" not in _export(path)
+    assert "progress-noise" in _export(path, status="failed", error="E")
+    assert "progress-noise" in path.read_text()  # the notebook itself is untouched
+
+
+# -- the pages of a full fixture run -----------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """Text a reader sees: no style, script or code (config keys are code)."""
+
+    hidden = {"style", "script", "code"}
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.parts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag in self.hidden
+
+    def handle_endtag(self, tag):
+        self.depth -= tag in self.hidden
+
+    def handle_data(self, data):
+        if not self.depth:
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _Visible()
+    parser.feed(page)
+    return " ".join(parser.parts)
+
+
+def _pages(run_dir):
+    return sorted(run_dir.glob("*.html"))
+
+
+def _code_names():
+    """Column names of the features and customer values, as the code spells them."""
+    from segkit.features.behaviour import FEATURE_DEFINITIONS
+    from segkit.features.clv import VALUE_COLUMNS
+
+    names = set(FEATURE_DEFINITIONS["name"]) | set(VALUE_COLUMNS)
+    return sorted(n for n in names if "_" in n)
+
+
+def test_visible_text_leaves_out_code_and_styles():
+    text = visible_text(
+        "<style>a_b{}</style><p>Days <code>quality.min_customers</code> x_y</p>"
+    )
+    assert "a_b" not in text and "min_customers" not in text and "x_y" in text
+
+
+@pytest.mark.slow
+def test_no_page_shows_a_feature_by_its_code_name(fixture_run):
+    names = _code_names()
+    found = {}
+    for path in _pages(fixture_run):
+        text = visible_text(path.read_text(encoding="utf-8"))
+        # a name in quotes is a SQL identifier (the rules' WHERE clauses)
+        hits = [n for n in names if re.search(rf"(?<![\w.\"]){n}(?![\w.\"])", text)]
+        if hits:
+            found[path.name] = hits
+    assert found == {}
+
+
+@pytest.mark.slow
+def test_no_table_header_on_a_page_is_a_code_name(fixture_run):
+    from bs4 import BeautifulSoup
+
+    found = {}
+    for path in _pages(fixture_run):
+        soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+        heads = {th.get_text(strip=True) for th in soup.find_all("th")}
+        raw = sorted(
+            h for h in heads if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9%]+)+", h)
+        )
+        if raw:
+            found[path.name] = raw
+    assert found == {}
+
+
+@pytest.mark.slow
+def test_no_page_prints_a_bare_python_repr(fixture_run):
+    bare = []
+    for path in sorted((fixture_run / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(nbformat.read(str(path), as_version=4).cells):
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                text = data.get("text/plain", "") if set(data) == {"text/plain"} else ""
+                if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                    text = out.get("text", "")
+                if text.lstrip()[:1] in ("{", "[", "(") or "object at 0x" in text:
+                    bare.append(f"{path.name} cell {i}: {text[:60]!r}")
+    assert bare == []
+
+
+@pytest.mark.slow
+def test_every_page_of_the_fixture_run_is_under_500_kb(fixture_run):
+    sizes = {p.name: p.stat().st_size for p in _pages(fixture_run)}
+    assert len(sizes) == 6
+    assert {name: size for name, size in sizes.items() if size >= 500_000} == {}
