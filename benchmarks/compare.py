@@ -60,7 +60,11 @@ def _clustering(grid: str, umap: bool) -> dict:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process plus, with parallel fits, one worker's peak per
+    core (joblib memory-maps the large shared arrays, so this over-counts them)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own + child * (os.cpu_count() or 1) if child else own
 
 
 def _optimized(n: int, grid: str, umap: bool, n_jobs: int = 1) -> dict:

@@ -201,4 +201,7 @@ def open_run(
         folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     logger.info("run folder %s", folder)
+    from segkit.display import set_currency
+
+    set_currency(config["report"]["currency"])  # money columns of the pages' tables
     return RunContext(config=config, run_dir=folder.resolve())

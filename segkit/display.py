@@ -36,6 +36,7 @@ __all__ = [
     "segment_colour",
     "segment_name",
     "segment_palette",
+    "set_currency",
 ]
 
 
@@ -163,11 +164,12 @@ class Table(pd.DataFrame):
 
     def _repr_html_(self) -> str | None:
         frame = pd.DataFrame(self)
-        formatters = {
-            column: _percent
-            for column in frame.columns
-            if _is_share(column, frame[column])
-        }
+        formatters = {}
+        for column in frame.columns:
+            if _is_share(column, frame[column]):
+                formatters[column] = _percent
+            elif _is_money(column, frame[column]):
+                formatters[column] = _money
         shown = labelled(frame)
         with pd.option_context("display.max_colwidth", None, "display.max_rows", 500):
             # a plain row counter (0, 1, 2 ...) says nothing to a reader; row labels
@@ -180,6 +182,41 @@ class Table(pd.DataFrame):
                 float_format=business_number,
                 formatters=[formatters.get(c) for c in frame.columns] or None,
             )
+
+
+#: Currency prefix of money columns in tables (``report.currency``; set by
+#: :func:`segkit.context.open_run` for the notebook kernel it runs in).
+_MONEY = {"symbol": ""}
+
+#: A column whose display name says it holds money.
+_MONEY_WORDS = re.compile(
+    r"revenue|monetary|spend|lifetime value|\bclv\b|order value|unit price",
+    re.IGNORECASE,
+)
+
+
+def set_currency(symbol: str | None) -> None:
+    """Prefix money columns of every :class:`Table` with ``symbol`` (e.g. "£")."""
+    _MONEY["symbol"] = symbol or ""
+
+
+def _is_money(column: Any, values: pd.Series) -> bool:
+    return (
+        bool(_MONEY["symbol"])
+        and pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+        and bool(_MONEY_WORDS.search(display_name(str(column))))
+        and "share" not in str(column).lower()
+        and "%" not in str(column)
+    )
+
+
+def _money(value: Any) -> str:
+    if pd.isna(value):
+        return ""
+    text = business_number(float(value))
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
+    return f"{sign}{_MONEY['symbol']}{text}"
 
 
 def business_number(value: float) -> str:

@@ -129,3 +129,24 @@ def test_each_segment_keeps_one_colour_on_every_chart():
     assert colours.get("B") == segment_colour(1) and colours.get("A") == segment_colour(
         0
     )
+
+
+def test_money_columns_carry_the_run_currency_and_shares_are_percentages():
+    from segkit.display import Table, set_currency
+
+    table = Table(
+        {
+            "segment": ["A", "B"],
+            "monetary": [5383250.22, -12.5],
+            "share of revenue": [0.661, 0.339],
+            "orders": [3.0, 1036.0],
+        }
+    )
+    try:
+        set_currency("£")
+        cells = table._repr_html_()
+    finally:
+        set_currency("")
+    for text in ("£5,383,250", "-£12.5", "66.1%", "33.9%", "1,036"):
+        assert f"<td>{text}</td>" in cells
+    assert "£" not in Table({"monetary": [1.0]})._repr_html_()

@@ -15,8 +15,9 @@ reseeded 80 % subsamples of the metric sample. The RFM named segments, when
 present, are scored the same way as a baseline.
 
 Candidates of one algorithm in one representation form one task; with
-``n_jobs > 1`` tasks run in parallel processes (joblib). Every fit is seeded, so the
-table is the same for any ``n_jobs`` (the seconds columns aside).
+``n_jobs > 1`` (or -1, or 0 = auto on a fit sample of at least
+:data:`PARALLEL_ROWS` customers) tasks run in parallel processes (joblib). Every fit
+is seeded, so the table is the same for any ``n_jobs`` (the seconds columns aside).
 
 The result feeds :func:`segkit.clustering.recommend.recommend`.
 """
@@ -251,9 +252,26 @@ def compare_candidates(
         Fewer customers than ``k_min``, fewer than two varying features, identical
         rows, or missing values in the matrix.
     """
-    jobs = clustering["n_jobs"] if n_jobs is None else n_jobs
+    jobs = resolve_jobs(
+        clustering["n_jobs"] if n_jobs is None else n_jobs,
+        min(len(matrix), clustering["fit_sample"]),
+    )
     with thread_limit(min(len(matrix), clustering["fit_sample"])):
         return _compare(matrix, clustering=clustering, seed=seed, rfm=rfm, n_jobs=jobs)
+
+
+#: ``clustering.n_jobs: 0`` (auto) fits in parallel from this many rows on: below
+#: it a candidate fits in well under a second and starting worker processes (each
+#: importing the stack) costs more than it saves.
+PARALLEL_ROWS = 20_000
+
+
+def resolve_jobs(n_jobs: int, rows: int) -> int:
+    """The joblib ``n_jobs`` for a setting: 0 (auto) is all cores from
+    :data:`PARALLEL_ROWS` fitted rows on and 1 below; other values pass through."""
+    if n_jobs == 0:
+        return -1 if rows >= PARALLEL_ROWS else 1
+    return n_jobs
 
 
 @dataclass

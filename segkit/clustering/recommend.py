@@ -552,7 +552,9 @@ def select(
         make_model=make_model,
         settings=s,
         seed=seed,
-        n_jobs=ClusteringSettings.of(clustering).n_jobs,
+        # the finalists' refits draw at most refit_sample rows: auto (0) stays
+        # serial (a worker would compile UMAP's numba code again for little work)
+        n_jobs=ClusteringSettings.of(clustering).n_jobs or 1,
     )
     ks = sorted({int(k) for k in screened.loc[screened["finalist"], "n_segments"]})
     null = (

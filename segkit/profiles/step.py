@@ -320,7 +320,11 @@ def _resolve(ctx: RunContext, features: pd.DataFrame, labels: pd.Series) -> dict
         document,
         max_distance=settings["match_max_distance"],
         config_name=ctx.config["name"],
+        claims=claim_table,
     )
+    # an analyst's name is claim-checked like an automatic one: name_claims.csv
+    # shows the claims of the final names (and a failing one is flagged in 05)
+    claim_table = claims.mark_name_claims(claim_table, matches)
     return {
         "profiles": profiles,
         "indices": indices,
@@ -465,6 +469,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "segments": len(profiles),
         "names": {str(k): v for k, v in names.items()},
         "names_file": None if document is None else str(path),
+        "name_warnings": [
+            w
+            for w in matches.get("warning", pd.Series(dtype=str))
+            if isinstance(w, str) and w
+        ],
         "fidelity": round(surrogate.fidelity, 3),
         "previous_run": None
         if evo["previous_run"] is None

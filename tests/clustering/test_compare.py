@@ -228,3 +228,11 @@ def test_shared_distance_matrix_gives_the_table_computed_without_it(
     assert_frame_equal(
         shared.drop(columns=timing), alone.drop(columns=timing), rtol=1e-10
     )
+
+
+def test_auto_jobs_fit_in_parallel_only_on_large_samples():
+    from segkit.clustering.compare import PARALLEL_ROWS, resolve_jobs
+
+    assert resolve_jobs(0, PARALLEL_ROWS - 1) == 1
+    assert resolve_jobs(0, PARALLEL_ROWS) == -1
+    assert resolve_jobs(2, 10) == 2 and resolve_jobs(-1, 10) == -1
