@@ -136,3 +136,19 @@ def test_hdbscan_marks_far_points_as_noise(blobs):
 )
 def test_clusterers_keep_the_scikit_learn_contract(estimator, check):
     check(estimator)
+
+
+def test_hdbscan_predicts_large_inputs_in_parallel_chunks_with_the_same_labels(
+    monkeypatch,
+):
+    from sklearn.datasets import make_blobs
+
+    from segkit.clustering import algorithms
+
+    X, _ = make_blobs(3000, centers=3, n_features=3, random_state=1)
+    model = algorithms.HDBSCANClusterer(min_cluster_size=50).fit(X[:1000])
+    serial = model.predict(X[1000:])
+    monkeypatch.setattr(algorithms, "PARALLEL_PREDICT_ROWS", 100)
+    chunked = model.predict(X[1000:])
+    np.testing.assert_array_equal(serial, chunked)
+    assert len(set(serial.tolist()) - {-1}) == 3
