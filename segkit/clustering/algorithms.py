@@ -359,8 +359,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
 
         chunks = np.array_split(X, max(1, effective_n_jobs(-1)))
         found = Parallel(n_jobs=len(chunks))(
-            delayed(hdbscan.approximate_predict)(self.hdbscan_, part)
-            for part in chunks
+            delayed(hdbscan.approximate_predict)(self.hdbscan_, part) for part in chunks
         )
         return np.concatenate([np.asarray(f[0], dtype=np.int64) for f in found])
 

@@ -115,9 +115,7 @@ def test_tiers_without_clv_features_are_a_config_error(tmp_path):
         validate_config({**body, "seed": "x"}, root=tmp_path)
     assert "seed" in str(caught.value)
     # and again by the model, for a config changed after loading
-    config = validate_config(
-        {**body, "clustering": {"choice": None}}, root=tmp_path
-    )
+    config = validate_config({**body, "clustering": {"choice": None}}, root=tmp_path)
     config["clustering"]["choice"] = "clv_tiers"
     with pytest.raises(ConfigError, match=message):
         ClvTierModel.from_settings(config["clustering"], config["value"], seed=0)
