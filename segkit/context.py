@@ -148,6 +148,13 @@ class RunContext:
 
         ensure(self, step)
 
+    def run_or_reuse(self, step: str) -> dict:
+        """A notebook's own step: copied from the step cache when its inputs are
+        unchanged (report runs), else run now; returns its record (marker)."""
+        from segkit.pipeline import run_or_reuse
+
+        return run_or_reuse(self, step)
+
     def run_step(self, step: str) -> dict:
         """Run ``step`` now, after making sure the steps before it have run.
 

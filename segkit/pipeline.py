@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from segkit.context import RunContext
 
 __all__ = [
+    "run_or_reuse",
     "STEPS",
     "STEP_MODULES",
     "STEP_SECTIONS",
@@ -303,6 +304,28 @@ def _reuse(ctx: RunContext, step: str) -> bool:
     _write_marker(ctx, step, record)
     logger.info("step %s reused from run %s", step, cached.get("computed_in"))
     return True
+
+
+def run_or_reuse(ctx: RunContext, step: str) -> dict:
+    """What a notebook calls for its own step: reuse it, else run it, now.
+
+    In a report run folder whose step cache holds ``step`` with the same
+    fingerprint the artifacts are copied (:func:`_reuse`); otherwise -- always in
+    a JupyterLab scratch folder, or under ``SEGKIT_FRESH=1`` -- the step is
+    computed, as :func:`run_step` does, so re-running a notebook after a change
+    recomputes it. Earlier steps go through :func:`ensure`.
+
+    Returns
+    -------
+    dict
+        The step's marker (see :func:`run_step`; ``reused_from`` set when reused).
+    """
+    _check(step)
+    for earlier in STEPS[: STEPS.index(step)]:
+        ensure(ctx, earlier)
+    if _reuse(ctx, step):
+        return json.loads(_marker(ctx, step).read_text(encoding="utf-8"))
+    return run_step(ctx, step)
 
 
 def ensure(ctx: RunContext, step: str) -> None:

@@ -405,3 +405,19 @@ def test_build_summary_carries_the_reuse_line(tmp_path):
     (tmp_path / "artifacts").mkdir()
     manifest = {"steps": {"data": {"status": "reused", "reused_from": "r1"}}}
     assert build_summary(tmp_path, manifest)["reuse"].startswith("Reused from run r1")
+
+
+@pytest.mark.slow
+def test_a_notebooks_own_step_is_reused_in_a_report_run_and_run_in_scratch(
+    runs, tmp_path
+):
+    """Each notebook calls ``ctx.run_or_reuse(<its step>)``: a warm report run must
+    copy it (not recompute it), while a scratch folder recomputes it every time."""
+    out, computed, *_ = runs
+    warm = report_run(out)
+    record = warm.run_or_reuse("compare")
+    assert record["reused_from"]["run_id"]
+    assert statuses(warm)["compare"] == "reused"
+    assert statuses(warm)["data"] == "reused"  # earlier steps via ensure
+    scratch = open_run(SMALL, tmp_path / "scratch")  # no manifest: never reused
+    assert scratch.run_or_reuse("data")["reused_from"] is None
