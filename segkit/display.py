@@ -170,6 +170,8 @@ class Table(pd.DataFrame):
                 formatters[column] = _percent
             elif _is_money(column, frame[column]):
                 formatters[column] = _money
+            elif _is_count(column, frame[column]):
+                formatters[column] = _count
         shown = labelled(frame)
         with pd.option_context("display.max_colwidth", None, "display.max_rows", 500):
             # a plain row counter (0, 1, 2 ...) says nothing to a reader; row labels
@@ -231,6 +233,20 @@ def business_number(value: float) -> str:
     if size >= 100:
         return f"{value:,.1f}"
     return f"{value:.3g}"
+
+
+def _is_count(column: Any, values: pd.Series) -> bool:
+    """Whole numbers shown with thousands separators (not years or ids)."""
+    name = str(column).lower()
+    return (
+        pd.api.types.is_integer_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
+        and not any(word in name for word in ("year", "id", "segment"))
+    )
+
+
+def _count(value: Any) -> str:
+    return "" if pd.isna(value) else f"{int(value):,}"
 
 
 def _percent(value: Any) -> str:

@@ -150,3 +150,12 @@ def test_money_columns_carry_the_run_currency_and_shares_are_percentages():
     for text in ("£5,383,250", "-£12.5", "66.1%", "33.9%", "1,036"):
         assert f"<td>{text}</td>" in cells
     assert "£" not in Table({"monetary": [1.0]})._repr_html_()
+
+
+def test_counts_get_thousands_separators_but_years_and_ids_do_not():
+    from segkit.display import Table
+
+    cells = Table({"customers": [4334], "year": [2011], "segment_id": [1200]})
+    html = cells._repr_html_()
+    assert "<td>4,334</td>" in html and "<td>2011</td>" in html
+    assert "<td>1200</td>" in html

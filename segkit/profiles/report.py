@@ -112,7 +112,8 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
         )
     for column in [c for c in profiles.columns if c.startswith("median_")]:
         label = display_name(column.removeprefix("median_"))
-        out["median " + label[:1].lower() + label[1:]] = profiles[column].map(_amount)
+        # numbers, not text: the page's Table formats them (currency on money)
+        out["median " + label[:1].lower() + label[1:]] = profiles[column].astype(float)
     # value columns of segkit.profiles.value, present when the run has CLV
     for column, title in (
         ("clv_mean", "mean CLV"),
@@ -124,17 +125,9 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
             out[title] = (
                 values.map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
                 if column == "p_alive_mean"
-                else values.map(_amount)
+                else values.astype(float)
             )
     return Table(out.reset_index(drop=True))
-
-
-def _amount(value: Any) -> str:
-    """A business number: thousands separators, no decimals from 100 on."""
-    if pd.isna(value):
-        return ""
-    value = float(value)
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def index_heatmap(
