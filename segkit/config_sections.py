@@ -338,3 +338,7 @@ class ReportSettings(Section):
     currency: str = Field(
         "", max_length=5, description="money prefix in reports, e.g. '£' or 'EUR '"
     )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="display names of the data's own columns, e.g. MntWines: wine spend",
+    )

@@ -209,6 +209,8 @@ def open_run(
     folder.mkdir(parents=True, exist_ok=True)
     logger.info("run folder %s", folder)
     from segkit.display import set_currency
+    from segkit.glossary import set_labels
 
     set_currency(config["report"]["currency"])  # money columns of the pages' tables
+    set_labels(config["report"]["labels"])  # the data's own columns, by name
     return RunContext(config=config, run_dir=folder.resolve())

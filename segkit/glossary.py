@@ -13,7 +13,9 @@ This module is base: it imports nothing from the stages.
 
 from __future__ import annotations
 
-__all__ = ["GLOSSARY", "display_name", "high_low"]
+import re
+
+__all__ = ["GLOSSARY", "display_name", "high_low", "set_labels"]
 
 #: column -> (display name, phrase for high values, phrase for low values).
 GLOSSARY: dict[str, tuple[str, str, str]] = {
@@ -69,8 +71,23 @@ GLOSSARY: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Display names a config gives its own columns (``report.labels``), set for the
+#: process by :func:`set_labels` (``segkit.context.open_run`` does it).
+_LABELS: dict[str, str] = {}
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def set_labels(labels: dict[str, str] | None) -> None:
+    """Use ``labels`` (column -> display name) before the glossary and the fallback."""
+    _LABELS.clear()
+    _LABELS.update({str(k): str(v) for k, v in (labels or {}).items()})
+
+
 def _humanise(column: str) -> str:
-    text = str(column).replace("_", " ").strip()
+    """``annual_income`` / ``NumWebPurchases`` -> "Annual income" / "Num web purchases"."""
+    words = _CAMEL.sub(" ", str(column).replace("_", " ")).split()
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
     return text[:1].upper() + text[1:] if text else text
 
 
@@ -80,6 +97,9 @@ def display_name(column: str) -> str:
     >>> display_name("active_months"), display_name("annual_income")
     ('Active months', 'Annual income')
     """
+    if str(column) in _LABELS:
+        label = _LABELS[str(column)]
+        return label[:1].upper() + label[1:]
     entry = GLOSSARY.get(str(column))
     return entry[0] if entry else _humanise(column)
 
@@ -92,7 +112,7 @@ def high_low(column: str) -> tuple[str, str]:
     >>> high_low("annual_income")
     ('High annual income', 'Low annual income')
     """
-    entry = GLOSSARY.get(str(column))
+    entry = None if str(column) in _LABELS else GLOSSARY.get(str(column))
     if entry and entry[1]:
         return entry[1], entry[2]
     label = display_name(column)

@@ -112,6 +112,7 @@ STEP_SECTIONS: dict[str, tuple[str, ...]] = {
         "clustering",
         "validation",
         "value.as_features",
+        "report.labels",  # segment names use the display names (glossary)
     ),
     "profile": (
         "name",
@@ -126,6 +127,7 @@ STEP_SECTIONS: dict[str, tuple[str, ...]] = {
         "validation",
         "value.as_features",
         "profiles",
+        "report.labels",
     ),
 }
 

@@ -340,6 +340,28 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def _customers_coverage(art: Path) -> str | None:
+    """Coverage of an attribute-only run (no order lines, so no ledger): how many
+    rows of the customers table got a segment; None when it is not such a run."""
+    summary = _read_json(art / "data_summary.json") or {}
+    rows = summary.get("customers_rows")
+    if rows is None or summary.get("source_file") or (art / "ledger.csv").exists():
+        return None
+    labels = _read_parquet(art / "labels.parquet")
+    if labels is None:
+        return None
+    segmented = len(labels)
+    name = summary.get("customers_file") or "the customers table"
+    if segmented >= rows:
+        return (
+            f"all {rows:,} rows of {name} are segmented (no order lines in this run)."
+        )
+    return (
+        f"{segmented:,} of the {rows:,} rows of {name} are segmented; "
+        f"{rows - segmented:,} were dropped by the data step (see 01-explore)."
+    )
+
+
 def _read_parquet(path: Path) -> pd.DataFrame | None:
     try:
         frame = pd.read_parquet(path)
@@ -442,6 +464,8 @@ def build_summary(
             coverage = coverage_sentence(pd.read_csv(art / "ledger.csv"), currency)
         except (OSError, ValueError, pd.errors.ParserError):
             logger.warning("cannot read %s", art / "ledger.csv")
+    if coverage is None:
+        coverage = _customers_coverage(art)
     if coverage is None:
         missing.append(_missing("ledger.csv", "Data coverage", notebooks))
 

@@ -266,3 +266,28 @@ def test_build_summary_names_the_failed_page_when_segments_are_missing(tmp_path)
             "html": None,
         }
     ]
+
+
+def test_an_attribute_only_run_states_its_coverage_from_the_customers_table(
+    tmp_path,
+):
+    import json as _json
+
+    from segkit.runner.summary import build_summary
+
+    art = tmp_path / "artifacts"
+    art.mkdir()
+    (art / "data_summary.json").write_text(
+        _json.dumps({"customers_file": "people.csv", "customers_rows": 5})
+    )
+    labels = pd.DataFrame(
+        {"segment": [0, 0, 1, 1]},
+        index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+    )
+    labels.to_parquet(art / "labels.parquet")
+    summary = build_summary(tmp_path, {"config": {}, "notebooks": []})
+    assert summary["coverage"] == (
+        "4 of the 5 rows of people.csv are segmented; 1 were dropped by the data "
+        "step (see 01-explore)."
+    )
+    assert not any(m["what"] == "Data coverage" for m in summary["missing"])
