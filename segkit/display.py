@@ -81,12 +81,26 @@ class ReportFigure(Figure):
         text = "; ".join(dict.fromkeys(" ".join(t.split()) for t in titles))
         return text or "Figure"
 
+    #: A figure larger than this many square inches (a tall facet grid of every
+    #: feature) gets fewer pixels per inch, down to :attr:`dpi_min`, so that one
+    #: chart cannot push its page over 500 KB; it stays sharper than 1x.
+    max_area = 60.0
+    dpi_min = 150
+
+    def png_dpi(self) -> int:
+        """Pixels per inch of this figure's PNG (:attr:`dpi_png`, less when large)."""
+        width, height = self.get_size_inches()
+        area = float(width * height)
+        if area <= self.max_area:
+            return self.dpi_png
+        return max(self.dpi_min, int(self.dpi_png * (self.max_area / area) ** 0.5))
+
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
         self.savefig(
             buffer,
             format="png",
-            dpi=self.dpi_png,
+            dpi=self.png_dpi(),
             bbox_inches="tight",
         )
         return _palette_png(buffer.getvalue())
@@ -99,7 +113,7 @@ class ReportFigure(Figure):
         # the PNG header holds the pixel size (IHDR: width, height at bytes 16-24)
         width = int.from_bytes(data[16:20], "big")
         height = int.from_bytes(data[20:24], "big")
-        scale = self.dpi_css / self.dpi_png
+        scale = self.dpi_css / self.png_dpi()
         metadata = {
             "width": round(width * scale),
             "height": round(height * scale),

@@ -159,3 +159,17 @@ def test_counts_get_thousands_separators_but_years_and_ids_do_not():
     html = cells._repr_html_()
     assert "<td>4,334</td>" in html and "<td>2011</td>" in html
     assert "<td>1200</td>" in html
+
+
+def test_a_large_figure_gets_fewer_pixels_per_inch_but_keeps_its_css_size():
+    from segkit.display import ReportFigure
+
+    small, large = ReportFigure(figsize=(6, 4)), ReportFigure(figsize=(14, 20))
+    assert small.png_dpi() == 200
+    assert large.png_dpi() == 150  # floor: still sharper than 1x
+    large.subplots().plot([0, 1], [0, 1])
+    bundle, metadata = large._repr_mimebundle_()
+    data = bundle["image/png"]
+    width = int.from_bytes(data[16:20], "big")
+    # the page shows it at 100 CSS px per inch whatever the PNG's resolution
+    assert metadata["image/png"]["width"] == round(width * 100 / 150)
