@@ -42,6 +42,7 @@ from segkit.config_base import (
     as_text,
     segkit_error,
 )
+from segkit.config_engine import ENGINES, EngineField, EngineSettings, SparkSettings
 from segkit.config_messages import error_lines
 from segkit.config_sections import (
     ALGORITHMS,
@@ -101,6 +102,9 @@ __all__ = [
     "LifecycleSettings",
     "ValueSettings",
     "ReportSettings",
+    "ENGINES",
+    "EngineSettings",
+    "SparkSettings",
     "Config",
     "load_config",
     "parse_overrides",
@@ -157,6 +161,7 @@ class Config(Section):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     value: ValueSettings = Field(default_factory=ValueSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    engine: EngineField = Field(default_factory=EngineSettings)
     # Set by segkit when it loads a file, never in the YAML:
     root: SkipJsonSchema[str] = "."
     config_path: SkipJsonSchema[str | None] = None

@@ -84,7 +84,15 @@ STEP_MODULES = {
 #: enter every fingerprint as checksums); ``compare`` also pickles the whole config
 #: into ``model.joblib`` (``model.config_``) -- see the architecture notes.
 STEP_SECTIONS: dict[str, tuple[str, ...]] = {
-    "data": ("name", "as_of", "transactions", "customers", "cleaning", "quality"),
+    "data": (
+        "name",
+        "as_of",
+        "transactions",
+        "customers",
+        "cleaning",
+        "quality",
+        "engine",
+    ),
     "features": (
         "as_of",
         "transactions",

@@ -36,6 +36,8 @@ __all__ = [
     "duplicate_summary",
     "sufficiency",
     "sufficiency_verdict",
+    "example_values",
+    "PROFILE_COLUMNS",
     "passed_flag",
 ]
 
@@ -161,7 +163,8 @@ def detect_pii(frame: pd.DataFrame, *, declared: Iterable[str] = ()) -> dict[str
     return found
 
 
-def _examples(series: pd.Series, n: int) -> str:
+def example_values(series: pd.Series, n: int) -> str:
+    """The first ``n`` distinct values of a column as text (long ones cut), for the profile."""
     shown = []
     for value in series.dropna().unique()[: max(n, 0)]:
         text = str(value)
@@ -238,7 +241,7 @@ def quality_profile(
         elif "customer_id" in role_of.get(name, []):
             examples = "<hidden: customer id>"
         else:
-            examples = _examples(series, n_examples)
+            examples = example_values(series, n_examples)
         outliers = np.nan
         share = np.nan
         if is_numeric(series, bool_counts=False):
@@ -321,6 +324,7 @@ def sufficiency(
     min_customers: int,
     min_history_days: int,
     min_repeat_share: float,
+    stats: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Check that the data can support a segmentation.
 
@@ -334,6 +338,10 @@ def sufficiency(
         used only when ``transactions`` is None.
     min_customers, min_history_days, min_repeat_share
         The thresholds (config ``quality.*``).
+    stats : mapping, optional
+        ``customers``, ``first``, ``last`` and ``repeat_share`` already counted
+        where the lines live (:func:`segkit.data.quality_sql.gate_stats`); then
+        ``transactions`` only has to name the canonical columns (an Ibis table).
 
     Returns
     -------
@@ -358,20 +366,20 @@ def sufficiency(
         ]
         return _sufficiency_frame(rows)
     missing = [col for col in _TRANSACTION_COLUMNS if col not in transactions.columns]
-    if missing:
+    if missing and stats is None:
         raise SchemaError(
             f"sufficiency needs the clean canonical transactions; columns {missing} "
             f"are missing (columns: {list(transactions.columns)}); pass the frame of "
             "artifacts/transactions.parquet"
         )
-    known = transactions.dropna(subset=["customer_id"])
-    n_customers = int(known["customer_id"].nunique())
+    if stats is None:
+        stats = _gate_stats(transactions)
+    n_customers = stats["customers"]
     rows = [_customers_row(n_customers, min_customers)]
-
-    stamps = pd.to_datetime(known["timestamp"])
-    days = float((stamps.max() - stamps.min()).days) if len(known) else 0.0
+    first, last = stats["first"], stats["last"]
+    days = float((last - first).days) if first is not None else 0.0
     if days >= min_history_days:
-        first, last = stamps.min().date(), stamps.max().date()
+        first, last = first.date(), last.date()
         message = (
             f"{days:,.0f} days of history ({first} to {last}); at least "
             f"{min_history_days:,} are needed to see repeat behaviour."
@@ -392,8 +400,7 @@ def sufficiency(
         )
     )
 
-    orders = known.groupby("customer_id")["order_id"].nunique()
-    share = float((orders >= 2).mean()) if len(orders) else 0.0
+    share = stats["repeat_share"]
     if share >= min_repeat_share:
         message = (
             f"{share:.1%} of customers ordered more than once; at least "
@@ -415,6 +422,18 @@ def sufficiency(
         )
     )
     return _sufficiency_frame(rows)
+
+
+def _gate_stats(transactions: pd.DataFrame) -> dict[str, Any]:
+    known = transactions.dropna(subset=["customer_id"])
+    stamps = pd.to_datetime(known["timestamp"])
+    orders = known.groupby("customer_id")["order_id"].nunique()
+    return {
+        "customers": int(known["customer_id"].nunique()),
+        "first": stamps.min() if len(known) else None,
+        "last": stamps.max() if len(known) else None,
+        "repeat_share": float((orders >= 2).mean()) if len(orders) else 0.0,
+    }
 
 
 def _sufficiency_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ id; notebook 01 shows it).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ import pandas as pd
 from segkit.context import RunContext
 from segkit.data import quality
 from segkit.data.clean import clean_transactions, default_as_of
+from segkit.data.engine import engine_kind, read_artifact
+from segkit.data.engine_step import on_engine
 from segkit.data.io import load_customers, load_transactions, order_ids
+from segkit.data.quality_sql import gate_stats
 from segkit.fileinfo import file_sha256
 
 __all__ = ["run"]
@@ -29,6 +33,12 @@ __all__ = ["run"]
 def _transactions(
     ctx: RunContext, summary: dict[str, Any], pii: dict[str, str]
 ) -> None:
+    if engine_kind(ctx.config) != "pandas":
+        with tempfile.TemporaryDirectory(
+            prefix="segkit-data-", dir=ctx.config.engine.temp_directory
+        ) as folder:
+            on_engine(ctx, summary, pii, Path(folder))
+        return
     config = ctx.config
     section = config.transactions
     read = load_transactions(config)
@@ -130,13 +140,17 @@ def run(ctx: RunContext) -> dict[str, Any]:
     if ctx.has_customers:
         customers = _customers(ctx, summary, pii)
     gate = config.quality
-    clean = ctx.load_frame("transactions.parquet") if ctx.has_transactions else None
+    clean = stats = None
+    if ctx.has_transactions:  # counted by DuckDB over the artifact, whatever the engine
+        clean = read_artifact(ctx.artifact("transactions.parquet"))
+        stats = gate_stats(clean)
     table = quality.sufficiency(
         clean,
         customers=customers,
         min_customers=gate.min_customers,
         min_history_days=gate.min_history_days,
         min_repeat_share=gate.min_repeat_share,
+        stats=stats,
     )
     ctx.save_frame("sufficiency.csv", table)
     summary["sufficient"] = bool(table["passed"].all())

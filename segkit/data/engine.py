@@ -1,0 +1,567 @@
+"""The engine of the data path: connect, scan order-line files, map them to canonical columns.
+
+``engine.kind`` (:mod:`segkit.config_engine`) picks where the order lines live while
+they are read, cleaned and counted: an embedded DuckDB (default; out of core over CSV
+and Parquet, so a file larger than memory is scanned, never loaded) or Spark. Both are
+reached through Ibis, so the expressions here and in :mod:`segkit.data.clean_sql` are
+written once. pandas only ever sees samples and per-customer tables.
+
+:func:`scan` reads the transactions source as it is, every CSV column as text (as
+pandas would with ``dtype=str``; the roles are typed by :func:`canonical`), Parquet
+columns with their own types. A source the engine cannot read in SQL -- Excel, a
+whitespace-separated file, an encoding DuckDB has no reader for -- is read by
+:func:`segkit.data.io.read_table` into memory and handed to the engine as a table
+(:func:`scan` says so in its notes): small files are what those formats hold.
+
+:func:`canonical` is :func:`segkit.data.io.to_canonical` as an Ibis expression, with
+the same rules (``17850.0`` -> ``17850``, blanks -> missing, text stripped,
+``amount = quantity x unit_price`` when no amount is mapped) and the same errors
+(values that are not dates or not numbers, counted on the engine, with examples).
+Dates are ISO 8601 or ``read.date_format``; pandas' guessing of mixed formats has no
+SQL counterpart, so a source whose dates need it is read by pandas when it is small
+(:data:`PANDAS_FALLBACK_BYTES`) and refused with the fix otherwise.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from segkit.config_engine import EngineSettings
+from segkit.config_sources import ReadOptions
+from segkit.exceptions import DataError, InputFileError, SchemaError
+
+__all__ = [
+    "PANDAS_FALLBACK_BYTES",
+    "NULL_TEXT",
+    "Scan",
+    "connect_engine",
+    "engine_settings",
+    "source_paths",
+    "scan",
+    "canonical",
+    "check_parsed",
+    "unparsed_dates",
+    "engine_kind",
+    "to_engine",
+    "stage_raw",
+    "write_parquet",
+    "read_artifact",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Sources below this size whose dates need pandas' guessing are read by pandas.
+PANDAS_FALLBACK_BYTES = 256 * 1024**2
+#: Text read as missing, as pandas' ``read_csv`` does by default.
+NULL_TEXT = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".gz", ".zip")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_DUCKDB_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "utf-16": "utf-16",
+}
+_NUMERIC_ROLES = ("quantity", "unit_price", "amount")
+_TEXT_ROLES = ("product_id", "description", "country", "category", "channel")
+
+
+def engine_settings(config: Any) -> EngineSettings:
+    """The ``engine`` section of a config (or of a plain mapping, with defaults)."""
+    if isinstance(config, EngineSettings):
+        return config
+    section = config.get("engine") if isinstance(config, Mapping) else None
+    if section is None:
+        section = getattr(config, "engine", None)
+    if isinstance(section, str):
+        section = {"kind": section}
+    return EngineSettings.of(section or {})
+
+
+def engine_kind(config: Any) -> str:
+    """``duckdb``, ``spark`` or ``pandas``: the config's engine."""
+    return engine_settings(config).kind
+
+
+def connect_engine(config: Any) -> Any:
+    """An Ibis connection for the config's engine.
+
+    DuckDB gets ``engine.threads`` (1 by default: sums in one order, so reruns are
+    identical to the last digit), ``memory_limit`` and ``temp_directory`` (where it
+    spills). Spark attaches to the active session or starts one at ``spark.master``
+    with the session time zone UTC (timestamps are naive; UTC keeps them
+    unshifted) and ``spark.options``.
+    """
+    settings = engine_settings(config)
+    if settings.kind == "spark":
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:  # pragma: no cover - pyspark is a dependency
+            raise DataError(
+                "engine.kind is 'spark' but pyspark is not installed; install it "
+                "(pip install pyspark) or set engine: duckdb"
+            ) from None
+        builder = (
+            SparkSession.builder.master(settings.spark.master)
+            .appName(settings.spark.app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+        )
+        for key, value in settings.spark.options.items():
+            builder = builder.config(key, value)
+        return ibis.pyspark.connect(builder.getOrCreate())
+    options: dict[str, Any] = {"threads": settings.threads or _cores()}
+    if settings.memory_limit:
+        options["memory_limit"] = settings.memory_limit
+    if settings.temp_directory:
+        Path(settings.temp_directory).mkdir(parents=True, exist_ok=True)
+        options["temp_directory"] = settings.temp_directory
+    con = ibis.duckdb.connect(**options)
+    # Insertion order is what makes one-thread runs byte-identical; at scale with
+    # several threads it only costs memory.
+    con.raw_sql(f"SET preserve_insertion_order = {str(settings.threads == 1).lower()}")
+    return con
+
+
+def _cores() -> int:
+    import os
+
+    return max(len(os.sched_getaffinity(0)), 1)
+
+
+def source_paths(path: str | Path) -> list[Path]:
+    """The files of a source: one file, every data file of a folder, or a glob's matches.
+
+    Sorted by name, so daily files are read in date order.
+    """
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        files = [Path(p) for p in sorted(globlib.glob(text)) if Path(p).is_file()]
+        if not files:
+            raise InputFileError(
+                f"the pattern {text!r} matches no file; check transactions.path in "
+                "the config"
+            )
+        return files
+    folder = Path(path)
+    if folder.is_dir():
+        files = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
+            and any(s.lower() in _CSV_SUFFIXES + _PARQUET_SUFFIXES for s in p.suffixes)
+        )
+        if not files:
+            raise InputFileError(
+                f"folder {text!r} holds no CSV or Parquet file; check transactions.path"
+            )
+        return files
+    return [folder]
+
+
+def _kind_of(files: list[Path]) -> str:
+    kinds = set()
+    for file in files:
+        suffixes = [s.lower() for s in file.suffixes]
+        if any(s in _PARQUET_SUFFIXES for s in suffixes):
+            kinds.add("parquet")
+        elif suffixes and suffixes[-1] in (".xlsx", ".xlsm", ".xls"):
+            kinds.add("excel")
+        else:
+            kinds.add("csv")
+    if len(kinds) > 1:
+        raise InputFileError(
+            f"the transactions source mixes {sorted(kinds)} files ({files[0].name}, "
+            "...); point transactions.path at files of one format"
+        )
+    return kinds.pop()
+
+
+@dataclass
+class Scan:
+    """A scanned source: the raw table on the engine and how it was read."""
+
+    table: ir.Table
+    files: list[Path]
+    format: str
+    via_pandas: bool = False
+    notes: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = None  # the raw table, when pandas read it
+
+    @property
+    def bytes(self) -> int:
+        """Total size of the source files."""
+        return sum(f.stat().st_size for f in self.files)
+
+
+def _rename_clean(table: ir.Table) -> ir.Table:
+    """Strip spaces and a byte-order mark from header names (as io.read_table does)."""
+    renames = {
+        str(c).strip().lstrip("\ufeff"): c
+        for c in table.columns
+        if str(c).strip().lstrip("\ufeff") != c
+    }
+    return table.rename(renames) if renames else table
+
+
+def _pandas_scan(con: Any, source: Any, files: list[Path], reason: str) -> Scan:
+    from segkit.data.io import read_table
+
+    columns = dict(source.columns)
+    text = [
+        columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns
+    ]
+    frames, notes = [], []
+    for file in files:
+        frame, file_notes = read_table(file, read=source.read, text_columns=text)
+        frames.append(frame)
+        notes.extend(file_notes)
+    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    notes.append(f"Read into memory by pandas: {reason}.")
+    return Scan(
+        table=to_engine(con, raw),
+        files=files,
+        format="pandas",
+        via_pandas=True,
+        notes=notes,
+        frame=raw,
+    )
+
+
+def to_engine(con: Any, frame: pd.DataFrame) -> ir.Table:
+    """A pandas frame as a table on the engine (DuckDB: a memtable; Spark: a view)."""
+    frame = frame.copy()
+    for column in frame.columns:  # pandas 3 'str' and object text -> plain object
+        if pd.api.types.is_string_dtype(
+            frame[column]
+        ) and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = (
+                frame[column].astype("object").where(frame[column].notna(), None)
+            )
+    if con.name == "pyspark":
+        name = f"segkit_{abs(hash(tuple(frame.columns))) % 10**8}_{len(frame)}"
+        return con.create_table(name, frame, temp=True, overwrite=True)
+    return ibis.memtable(frame)
+
+
+def scan(con: Any, source: Any, *, fallback_reason: str | None = None) -> Scan:
+    """Scan the transactions source on the engine, as it is in the file(s).
+
+    Parameters
+    ----------
+    con : Ibis backend
+        From :func:`connect_engine`.
+    source : TransactionsSource
+        The config's ``transactions`` section (``path`` may be a glob or a folder).
+    fallback_reason : str, optional
+        Read by pandas for this reason (e.g. dates need pandas' guessing).
+
+    Returns
+    -------
+    Scan
+    """
+    files = source_paths(source.path)
+    for file in files:
+        if not file.exists():
+            raise InputFileError(
+                f"data file {file} not found; check transactions.path in the config"
+            )
+        if file.stat().st_size == 0:
+            raise InputFileError(
+                f"file {file} is empty (0 bytes); point the config at a file with a "
+                "header row and data rows"
+            )
+    kind = _kind_of(files)
+    read = ReadOptions.of(source.read)
+    if fallback_reason:
+        return _pandas_scan(con, source, files, fallback_reason)
+    if kind == "excel":
+        return _pandas_scan(con, source, files, "Excel workbooks have no SQL reader")
+    if kind == "csv" and read.sep == r"\s+":
+        return _pandas_scan(
+            con, source, files, "a whitespace-separated file has no SQL reader"
+        )
+    encoding = _DUCKDB_ENCODINGS.get(read.encoding.lower().replace("_", "-"))
+    if kind == "csv" and encoding is None:
+        return _pandas_scan(
+            con, source, files, f"encoding {read.encoding!r} has no SQL reader"
+        )
+    paths = [str(f) for f in files]
+    if kind == "parquet":
+        table = con.read_parquet(paths if len(paths) > 1 else paths[0])
+    elif con.name == "pyspark":
+        options: dict[str, Any] = {"header": True, "encoding": read.encoding}
+        if read.sep:
+            options["sep"] = read.sep
+        table = con.read_csv(paths, **options)
+    else:
+        options = {
+            "all_varchar": True,
+            "header": True,
+            "nullstr": list(NULL_TEXT),
+            "encoding": encoding,
+        }
+        if read.sep:
+            options["delim"] = read.sep
+        table = con.read_csv(paths, **options)
+    table = _rename_clean(table)
+    notes: list[str] = []
+    if kind == "csv" and not read.sep and con.name != "pyspark":
+        notes.append(f"separator sniffed as {_sniffed(con, files[0])!r}")
+    if len(table.columns) == 1 and len(source.columns) > 1:
+        header = str(table.columns[0])
+        raise SchemaError(
+            f"file {files[0].name} was read into one column {header[:80]!r}; the "
+            "separator is probably wrong: set transactions.read.sep in the config"
+        )
+    return Scan(table=table, files=files, format=kind, notes=notes)
+
+
+def _sniffed(con: Any, path: Path) -> str:
+    """The delimiter DuckDB's sniffer found (the note pandas' path writes too)."""
+    quoted = str(path).replace("'", "''")
+    row = con.raw_sql(f"SELECT Delimiter FROM sniff_csv('{quoted}')").fetchone()
+    return str(row[0]) if row else ","
+
+
+def _check_roles(table: ir.Table, columns: Mapping[str, str], where: str) -> None:
+    missing = {role: col for role, col in columns.items() if col not in table.columns}
+    if missing:
+        role, col = next(iter(missing.items()))
+        raise SchemaError(
+            f"column {col!r} (role {role}) not found in transactions file {where} "
+            f"(columns: {list(table.columns)}); set transactions.columns.{role} in the "
+            "config to the column that holds it"
+        )
+
+
+def _as_text(column: ir.Value) -> ir.StringValue:
+    return column if column.type().is_string() else column.cast("string")
+
+
+def _ids(column: ir.Value) -> ir.StringValue:
+    """``io.normalise_ids`` in SQL: strip, blanks and 'nan' -> missing, ``12.0`` -> ``12``."""
+    text = _as_text(column).strip()
+    text = ibis.ifelse(
+        (text == "") | (text.lower() == "nan"), ibis.null("string"), text
+    )
+    # re_extract rather than a back-reference: DuckDB writes \1, Spark $1.
+    return ibis.ifelse(
+        text.re_search(r"^-?[0-9]+\.0+$"), text.re_extract(r"^(-?[0-9]+)\.", 1), text
+    )
+
+
+def _timestamp(column: ir.Value, read: ReadOptions) -> ir.TimestampValue:
+    kind = column.type()
+    if kind.is_timestamp():
+        return column.cast("timestamp")
+    if kind.is_date():
+        return column.cast("timestamp")
+    text = _as_text(column).strip()
+    if kind.is_floating():  # 19970101.0 read as a number
+        text = column.cast("int64").cast("string")
+    if read.date_format:
+        return text.as_timestamp(read.date_format)
+    return text.try_cast("timestamp")
+
+
+def _number(column: ir.Value, read: ReadOptions) -> ir.FloatingValue:
+    if column.type().is_numeric():
+        return column.cast("float64")
+    text = _as_text(column).strip()
+    if read.decimal == ",":
+        text = text.replace(".", "").replace(",", ".")
+    return text.try_cast("float64")
+
+
+def canonical(
+    raw: ir.Table, columns: Mapping[str, str], *, read: Any = None, source: str = ""
+) -> ir.Table:
+    """Map a scanned table to the canonical columns and types (see the module notes).
+
+    Returns
+    -------
+    ibis.Table
+        Columns ``customer_id`` (str), ``order_id`` (str, only when mapped),
+        ``timestamp``, ``quantity``, ``unit_price``, ``amount`` (float64) and the
+        mapped text roles. Values that fail to parse are missing here;
+        :func:`check_parsed` counts them and raises.
+    """
+    read = ReadOptions.of(read)
+    columns = dict(columns)
+    _check_roles(raw, columns, source)
+    return raw.select(**_canonical_values(raw, columns, read))
+
+
+def _canonical_values(
+    raw: ir.Table, columns: Mapping[str, str], read: ReadOptions
+) -> dict[str, ir.Value]:
+    out: dict[str, ir.Value] = {"customer_id": _ids(raw[columns["customer_id"]])}
+    if "order_id" in columns:
+        out["order_id"] = _as_text(raw[columns["order_id"]]).strip()
+    out["timestamp"] = _timestamp(raw[columns["timestamp"]], read)
+    for role in _NUMERIC_ROLES:
+        out[role] = (
+            _number(raw[columns[role]], read)
+            if role in columns
+            else ibis.null("float64")
+        )
+    if "amount" not in columns:
+        out["amount"] = out["quantity"] * out["unit_price"]
+    for role in _TEXT_ROLES:
+        if role in columns:
+            out[role] = _as_text(raw[columns[role]]).strip()
+    return out
+
+
+def check_parsed(
+    raw: ir.Table, columns: Mapping[str, str], *, read: Any = None, source: str
+) -> dict[str, int]:
+    """One pass over the data: counts that reading needs, and the parse errors.
+
+    Raises
+    ------
+    SchemaError
+        A timestamp or number role holds values that do not parse (examples given).
+    DataError
+        No row has a customer id.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``customers_present`` (rows with an id), ``fine`` (1 when a
+        timestamp has sub-second digits).
+    """
+    columns = dict(columns)
+    values = _canonical_values(raw, columns, ReadOptions.of(read))
+    both = raw.select(
+        **{f"raw_{role}": raw[col] for role, col in columns.items()},
+        **{f"can_{c}": v for c, v in values.items()},
+    )
+    checks: dict[str, ir.Value] = {
+        "rows": both.count(),
+        "customers_present": both["can_customer_id"].notnull().sum(),
+    }
+    parsed = ["timestamp"] + [r for r in _NUMERIC_ROLES if r in columns]
+    for role in parsed:
+        raw_col = both[f"raw_{role}"]
+        present = raw_col.notnull()
+        if raw_col.type().is_string():
+            present = present & (raw_col.strip() != "")
+        checks[f"bad_{role}"] = (present & both[f"can_{role}"].isnull()).sum()
+    stamp = both["can_timestamp"]
+    checks["fine"] = (stamp.microsecond().fill_null(0) != 0).any()
+    row = both.aggregate(**checks).execute().iloc[0]
+    for role in parsed:
+        bad = int(row[f"bad_{role}"] or 0)
+        if not bad:
+            continue
+        raw_col = both[f"raw_{role}"]
+        examples = (
+            both.filter(raw_col.notnull() & both[f"can_{role}"].isnull())
+            .select(value=_as_text(raw_col))
+            .limit(50)
+            .execute()["value"]
+        )
+        shown = list(dict.fromkeys(examples))[:3]
+        where = f"column {columns[role]!r} (role {role}) of {source}"
+        if role == "timestamp":
+            raise SchemaError(
+                f"{where}: {bad:,} values are not dates, e.g. {shown}; set "
+                "read.date_format in the config (e.g. '%d-%m-%Y' or '%Y%m%d') to the "
+                "format the file uses"
+            )
+        raise SchemaError(
+            f"{where}: {bad:,} values are not numbers, e.g. {shown}; fix the file, or "
+            "set read.decimal: ',' if it uses decimal commas"
+        )
+    if int(row["customers_present"] or 0) == 0:
+        raise DataError(
+            f"every row of {source} lacks a customer id (column "
+            f"{columns['customer_id']!r}); map transactions.columns.customer_id to the "
+            "column that identifies customers"
+        )
+    return {
+        "rows": int(row["rows"]),
+        "customers_present": int(row["customers_present"]),
+        "fine": int(bool(row["fine"])),
+    }
+
+
+def unparsed_dates(raw: ir.Table, column: str, read: Any) -> int:
+    """Values of ``column`` that are not ISO dates (nor ``read.date_format`` dates)."""
+    read = ReadOptions.of(read)
+    col = raw[column]
+    stamp = _timestamp(col, read)
+    present = col.notnull()
+    if col.type().is_string():
+        present = present & (col.strip() != "")
+    return int((present & stamp.isnull()).sum().execute() or 0)
+
+
+def stage_raw(con: Any, scanned: Scan, folder: Path) -> ir.Table:
+    """A CSV source parsed once into Parquet, so later passes scan columns, not text.
+
+    Parquet sources and tables read by pandas are returned as they are.
+    """
+    if scanned.format != "csv" or con.name == "pyspark":
+        return scanned.table
+    path = Path(folder) / "raw.parquet"
+    con.to_parquet(scanned.table, path)
+    return con.read_parquet(str(path))
+
+
+def write_parquet(con: Any, table: ir.Table, path: Path) -> None:
+    """Write a table to ONE Parquet file (the artifact contract), streaming.
+
+    DuckDB copies it directly; Spark's writer makes a folder of parts, so its
+    rows are streamed to the driver in Arrow batches and written to one file.
+    """
+    path = Path(path)
+    if con.name != "pyspark":
+        con.to_parquet(table, path)
+        return
+    import pyarrow.parquet as pq
+
+    batches = table.to_pyarrow_batches(chunk_size=500_000)
+    with pq.ParquetWriter(path, batches.schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+def read_artifact(path: str | Path, con: Any = None) -> ir.Table:
+    """A Parquet artifact of the run folder as an Ibis table (one-thread DuckDB by default)."""
+    con = ibis.duckdb.connect(threads=1) if con is None else con
+    return con.read_parquet(str(path))

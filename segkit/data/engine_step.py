@@ -1,0 +1,223 @@
+"""The order lines of the ``data`` step on the engine (``engine: duckdb`` or ``spark``).
+
+:func:`on_engine` does what the pandas path of :mod:`segkit.data.step` does --
+profile the raw lines, count duplicates, map the roles, clean with the ledger,
+write ``transactions.parquet`` and ``returns.parquet`` and the summary -- with
+every pass over the lines an Ibis query (:mod:`segkit.data.engine`,
+:mod:`segkit.data.clean_sql`, :mod:`segkit.data.quality_sql`), so memory holds
+samples and counts, never the lines. A CSV source is parsed once into a staged
+Parquet file in ``folder`` and every later pass scans that.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segkit.context import RunContext
+from segkit.data import quality
+from segkit.data.clean_sql import clean_table, order_id_expr
+from segkit.data.engine import (
+    PANDAS_FALLBACK_BYTES,
+    canonical,
+    check_parsed,
+    connect_engine,
+    scan,
+    stage_raw,
+    to_engine,
+    write_parquet,
+)
+from segkit.data.io import ORDER_ID_NOTE, to_canonical
+from segkit.data.quality_sql import duplicate_summary_table, profile_table, sample
+from segkit.exceptions import SchemaError
+from segkit.fileinfo import file_sha256
+
+__all__ = ["on_engine"]
+
+logger = logging.getLogger(__name__)
+
+
+def _checksum(files: list[Path]) -> str:
+    if len(files) == 1:
+        return file_sha256(files[0])
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.name}:{file_sha256(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def _read(ctx: RunContext, con: Any, folder: Path) -> dict[str, Any]:
+    """Scan, profile and map the source; falls back to pandas for guessed dates."""
+    config = ctx.config
+    section = config.transactions
+    columns = dict(section.columns)
+    declared = list(config.quality.pii_columns)
+    scanned = scan(con, section)
+    if not scanned.via_pandas:
+        raw = stage_raw(con, scanned, folder)
+        try:
+            counts = check_parsed(
+                raw, columns, read=section.read, source=scanned.files[0].name
+            )
+        except SchemaError as exc:
+            guessable = "are not dates" in str(exc) and not section.read.date_format
+            if not guessable or scanned.bytes > PANDAS_FALLBACK_BYTES:
+                raise
+            scanned = scan(
+                con,
+                section,
+                fallback_reason="its dates are not ISO 8601, so pandas guessed their "
+                "format (set transactions.read.date_format to read it in SQL)",
+            )
+        else:
+            head = sample(raw)
+            found = quality.detect_pii(head, declared=declared)
+            profile, notes = profile_table(
+                raw,
+                roles=columns,
+                pii=found,
+                outlier_iqr=config.quality.outlier_iqr,
+                head=head,
+            )
+            canon = canonical(
+                raw, columns, read=section.read, source=scanned.files[0].name
+            )
+            return {
+                "scan": scanned,
+                "raw": raw,
+                "canon": canon,
+                "found": found,
+                "profile": profile,
+                "duplicates": duplicate_summary_table(raw),
+                "fine": bool(counts["fine"]),
+                "notes": scanned.notes + notes,
+            }
+    frame = scanned.frame
+    found = quality.detect_pii(frame, declared=declared)
+    profile = quality.quality_profile(
+        frame, roles=columns, pii=found, outlier_iqr=config.quality.outlier_iqr
+    )
+    canonical_frame = to_canonical(
+        frame, columns, read=section.read, source=scanned.files[0].name
+    )
+    stamps = canonical_frame["timestamp"]
+    return {
+        "scan": scanned,
+        "raw": scanned.table,
+        "canon": to_engine(con, canonical_frame),
+        "found": found,
+        "profile": profile,
+        "duplicates": quality.duplicate_summary(frame),
+        "fine": bool((stamps.dt.microsecond.fillna(0) != 0).any()),
+        "notes": scanned.notes,
+    }
+
+
+def _counts(canon: Any, kept: Any, *, fine: bool) -> dict[str, Any]:
+    orders = (
+        canon.order_id
+        if "order_id" in canon.columns
+        else order_id_expr(canon, fine=fine)
+    )
+    metrics = {
+        "invoices": orders.nunique(),
+        "customers": canon.customer_id.nunique(),
+        "first": canon.timestamp.min(),
+        "last": canon.timestamp.max(),
+        "missing_customer": canon.customer_id.isnull().sum(),
+    }
+    if "country" in canon.columns:
+        metrics["countries"] = canon.country.nunique()
+    row = canon.aggregate(**metrics).execute().iloc[0]
+    kept_row = (
+        kept.aggregate(
+            rows=kept.count(),
+            customers=kept.customer_id.nunique(),
+            orders=kept.order_id.nunique(),
+            revenue=kept.amount.sum(),
+        )
+        .execute()
+        .iloc[0]
+    )
+    return {
+        "invoices": int(row["invoices"]),
+        "customers": int(row["customers"]),
+        "countries": int(row["countries"]) if "countries" in row.index else None,
+        "first_date": pd.Timestamp(row["first"]).date().isoformat(),
+        "last_date": pd.Timestamp(row["last"]).date().isoformat(),
+        "rows_missing_customer": int(row["missing_customer"] or 0),
+        "kept_rows": int(kept_row["rows"]),
+        "kept_customers": int(kept_row["customers"]),
+        "kept_orders": int(kept_row["orders"]),
+        "kept_revenue": round(float(kept_row["revenue"] or 0.0), 2),
+    }
+
+
+def on_engine(
+    ctx: RunContext, summary: dict[str, Any], pii: dict[str, str], folder: Path
+) -> None:
+    """The transactions half of the data step on the config's engine (see module notes)."""
+    config = ctx.config
+    section = config.transactions
+    con = connect_engine(config)
+    read = _read(ctx, con, folder)
+    found = read["found"]
+    pii.update({f"transactions.{col}": kind for col, kind in found.items()})
+    ctx.save_frame("quality.csv", read["profile"])
+    ctx.save_json("duplicates.json", read["duplicates"])
+    result = clean_table(
+        con,
+        read["canon"],
+        rules=config.cleaning,
+        as_of=config.as_of,
+        fine=read["fine"],
+        stage_dir=folder,
+    )
+    try:
+        # Personal-data columns never reach the artifacts (the id role is the key).
+        personal = {role for role, col in section.columns.items() if col in found}
+        keep = [
+            c
+            for c in result.transactions.columns
+            if c not in personal - {"customer_id"}
+        ]
+        write_parquet(
+            con, result.transactions.select(*keep), ctx.artifact("transactions.parquet")
+        )
+        write_parquet(
+            con, result.returns.select(*keep), ctx.artifact("returns.parquet")
+        )
+        ctx.save_frame("ledger.csv", result.ledger)
+        counts = _counts(read["canon"], result.transactions, fine=read["fine"])
+        returns_rows = int(result.returns.count().execute())
+    finally:
+        result.close()
+    scanned = read["scan"]
+    raw_columns = list(read["raw"].columns)
+    summary.update(
+        {
+            "source_file": scanned.files[0].name
+            if len(scanned.files) == 1
+            else f"{len(scanned.files)} files ({scanned.files[0].name}, ...)",
+            "sha256": _checksum(scanned.files),
+            "raw_rows": int(result.ledger["rows"].iloc[0]),
+            "raw_columns": raw_columns,
+            **{k: v for k, v in counts.items() if not k.startswith("kept")},
+            "as_of": result.as_of.isoformat(),
+            "as_of_source": "config"
+            if config.as_of
+            else "day after the last transaction",
+            **{k: v for k, v in counts.items() if k.startswith("kept")},
+            "returns_rows": returns_rows,
+            "engine": con.name if con.name != "pyspark" else "spark",
+        }
+    )
+    notes = list(read["notes"])
+    if "order_id" not in section.columns:
+        notes.append(ORDER_ID_NOTE)
+    ctx.save_json("read_notes.json", {"transactions": notes + result.notes})
