@@ -50,8 +50,10 @@ from segkit.config_sections import (
     REPRESENTATIONS,
     CleaningSettings,
     ClusteringSettings,
+    ExtraFeature,
     FeatureSettings,
     LifecycleSettings,
+    MixFeature,
     PreprocessSettings,
     ProfileSettings,
     QualitySettings,
@@ -67,13 +69,19 @@ from segkit.config_sources import (
     AttributeGroups,
     CustomerColumns,
     CustomersSource,
+    LookupSource,
     ReadOptions,
     TableSource,
     TransactionColumns,
     TransactionsSource,
 )
 from segkit.exceptions import ConfigError
-from segkit.project import find_project_root, missing_data_message, resolve_data_path
+from segkit.project import (
+    data_path_exists,
+    find_project_root,
+    missing_data_message,
+    resolve_data_path,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -91,6 +99,9 @@ __all__ = [
     "TableSource",
     "TransactionsSource",
     "CustomersSource",
+    "LookupSource",
+    "ExtraFeature",
+    "MixFeature",
     "CleaningSettings",
     "QualitySettings",
     "FeatureSettings",
@@ -287,6 +298,10 @@ def validate_config(
             section._given = section.path
             section.path = str(path)
             section._tried = [str(p) for p in tried]
+    if config.transactions is not None:  # lookup tables resolve like the data files
+        for lookup in config.transactions.lookups:
+            path, _ = resolve_data_path(lookup.path, config_dir=config_dir, root=root)
+            lookup.path = str(path)
     return config
 
 
@@ -316,7 +331,7 @@ def missing_data_files(config: Config) -> list[str]:
     out = []
     for table in ("transactions", "customers"):
         section = config.get(table)
-        if section is None or Path(section["path"]).exists():
+        if section is None or data_path_exists(section["path"]):
             continue
         tried = list(getattr(section, "_tried", None) or [])
         given = getattr(section, "_given", "")

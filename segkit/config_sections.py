@@ -21,6 +21,8 @@ __all__ = [
     "CleaningSettings",
     "QualitySettings",
     "FeatureSettings",
+    "ExtraFeature",
+    "MixFeature",
     "RfmSettings",
     "PreprocessSettings",
     "ClusteringSettings",
@@ -87,6 +89,40 @@ class QualitySettings(Section):
     pii_columns: Names = Field([], description="columns known to hold personal data")
 
 
+class ExtraFeature(Section):
+    """One of ``features.extra``: a numeric column of the lines, per customer."""
+
+    column: Text = Field(
+        description="a column of transactions.extra (carried as x_<column>)"
+    )
+    how: Literal["sum", "mean", "share_of_value", "share_of_lines_nonzero"] = Field(
+        description="sum or mean over the lines, sum / sales value, or the share "
+        "of lines where it is not 0"
+    )
+    name: Text | None = Field(None, description="feature name; null: <column>_<how>")
+    display: Text | None = Field(None, description="display name on the pages")
+    definition: Text | None = Field(None, description="one sentence for the reader")
+
+
+class MixFeature(Section):
+    """One of ``features.mix``: share of spend per level of a text column."""
+
+    column: Text = Field(
+        description="text column of the lines: category, channel or a lookup's"
+    )
+    top: Int = Field(8, ge=1, description="levels kept (by sales value); rest: other")
+    levels: Names = Field([], description="levels kept, in order; []: the top ones")
+
+
+def _mix_items(value: Any) -> Any:
+    """``mix: [category]`` is short for ``mix: [{column: category}]``."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [{"column": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class FeatureSettings(Section):
     """``features``: per-customer features."""
 
@@ -95,6 +131,12 @@ class FeatureSettings(Section):
     exclude: Names = Field([], description="feature columns left out")
     ordinal: dict[Text, Names] = Field(
         {}, description="column -> its levels in order, e.g. {Education: [Basic, PhD]}"
+    )
+    extra: list[ExtraFeature] = Field(
+        [], description="features from numeric columns of the lines (sum, mean, share)"
+    )
+    mix: Annotated[list[MixFeature], BeforeValidator(_mix_items)] = Field(
+        [], description="text columns -> share-of-spend features per level"
     )
 
 

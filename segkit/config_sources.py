@@ -10,7 +10,7 @@ from typing import Literal, TypedDict
 
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from segkit.config_base import Int, Names, Section, Text, segkit_error
+from segkit.config_base import Int, Names, Section, Share, Text, segkit_error
 
 __all__ = [
     "ROLES",
@@ -21,6 +21,7 @@ __all__ = [
     "CustomerColumns",
     "AttributeGroups",
     "TableSource",
+    "LookupSource",
     "TransactionsSource",
     "CustomersSource",
 ]
@@ -118,11 +119,59 @@ class TableSource(Section):
     _given: str = PrivateAttr("")  # the path as the file wrote it
 
 
+#: Canonical columns a lookup table cannot provide (read from the transactions).
+_CORE_COLUMNS = (
+    "customer_id",
+    "order_id",
+    "timestamp",
+    "quantity",
+    "unit_price",
+    "amount",
+)
+
+
+class LookupSource(TableSource):
+    """One of ``transactions.lookups``: a table joined to the lines by a key."""
+
+    key: Text = Field(
+        description="transactions role (e.g. product_id) or raw column the lines "
+        "are joined on"
+    )
+    on: Text | None = Field(
+        None,
+        description="the lookup table's key column; null: the transactions column "
+        "of key (its mapped name)",
+    )
+    columns: dict[Text, Text] = Field(
+        min_length=1,
+        description="role or new name -> lookup column, e.g. {category: "
+        "COMMODITY_DESC, department: DEPARTMENT}",
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> LookupSource:
+        core = sorted(set(self.columns) & set(_CORE_COLUMNS))
+        if core:
+            raise segkit_error(
+                f"lookup {self.path!r}: columns {core} come from the transactions "
+                "file and cannot be looked up; give the lookup column another name"
+            )
+        return self
+
+
 class TransactionsSource(TableSource):
     """``transactions``: one row per order line (or purchase)."""
 
     columns: TransactionColumns = Field(
         default_factory=dict, description="role -> column name in the file"
+    )
+    lookups: list[LookupSource] = Field(
+        [], description="tables joined to the lines by key (products -> category)"
+    )
+    extra: Names = Field(
+        [],
+        description="numeric columns carried into the clean lines as x_<column> "
+        "(per-customer features: features.extra)",
     )
 
     @model_validator(mode="after")
@@ -140,6 +189,13 @@ class TransactionsSource(TableSource):
                 "config key 'transactions.columns' needs either 'amount' (the "
                 "order-line value) or both 'quantity' and 'unit_price'"
             )
+        for i, lookup in enumerate(self.lookups):
+            twice = sorted(set(lookup.columns) & set(self.columns))
+            if twice:
+                raise segkit_error(
+                    f"transactions.lookups[{i}] gives {twice}, also mapped in "
+                    "transactions.columns; take each from one place"
+                )
         return self
 
 
@@ -155,6 +211,11 @@ class CustomersSource(TableSource):
     )
     birth_year: Text | None = Field(None, description="column -> age (demographic)")
     signup_date: Text | None = Field(None, description="column -> signup_tenure_days")
+    min_coverage: Share = Field(
+        0.8,
+        description="share of transacting customers with a row needed to cluster on "
+        "the attributes; below: they only describe segments",
+    )
 
     @model_validator(mode="after")
     def _customer_id(self) -> CustomersSource:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GLOSSARY", "display_name", "high_low", "set_labels"]
+__all__ = ["GLOSSARY", "display_name", "high_low", "register_labels", "set_labels"]
 
 #: column -> (display name, phrase for high values, phrase for low values).
 GLOSSARY: dict[str, tuple[str, str, str]] = {
@@ -75,6 +75,11 @@ GLOSSARY: dict[str, tuple[str, str, str]] = {
 #: process by :func:`set_labels` (``segkit.context.open_run`` does it).
 _LABELS: dict[str, str] = {}
 
+#: Display names of config-declared features (``features.extra`` ``display``, the
+#: spend-mix levels), added by :func:`register_labels` when the features are built;
+#: ``report.labels`` still wins.
+_REGISTERED: dict[str, str] = {}
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -82,6 +87,11 @@ def set_labels(labels: dict[str, str] | None) -> None:
     """Use ``labels`` (column -> display name) before the glossary and the fallback."""
     _LABELS.clear()
     _LABELS.update({str(k): str(v) for k, v in (labels or {}).items()})
+
+
+def register_labels(labels: dict[str, str] | None) -> None:
+    """Add display names of config-declared features (kept by :func:`set_labels`)."""
+    _REGISTERED.update({str(k): str(v) for k, v in (labels or {}).items()})
 
 
 def _humanise(column: str) -> str:
@@ -100,6 +110,8 @@ def display_name(column: str) -> str:
     if str(column) in _LABELS:
         label = _LABELS[str(column)]
         return label[:1].upper() + label[1:]
+    if str(column) in _REGISTERED:
+        return _REGISTERED[str(column)]
     entry = GLOSSARY.get(str(column))
     return entry[0] if entry else _humanise(column)
 
@@ -112,7 +124,8 @@ def high_low(column: str) -> tuple[str, str]:
     >>> high_low("annual_income")
     ('High annual income', 'Low annual income')
     """
-    entry = None if str(column) in _LABELS else GLOSSARY.get(str(column))
+    own = str(column) in _LABELS or str(column) in _REGISTERED
+    entry = None if own else GLOSSARY.get(str(column))
     if entry and entry[1]:
         return entry[1], entry[2]
     label = display_name(column)

@@ -15,20 +15,26 @@ package) is found from the current folder, never from the config file:
 A relative data path in a config (``transactions.path``, ``customers.path``) is
 tried, in this order, from the config file's folder and then from the project
 root; the first that exists wins. When none exists the path is resolved from the
-project root, and :func:`missing_data_message` names both places tried.
+project root, and :func:`missing_data_message` names both places tried. A path may
+also be a folder or a glob (``data/raw/days/*.csv.gz``): a glob "exists" where it
+matches at least one file (:func:`data_path_exists`).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from pathlib import Path
+
+from segkit.fileinfo import is_glob
 
 __all__ = [
     "find_project_root",
     "locate_project_root",
     "package_checkout",
     "resolve_data_path",
+    "data_path_exists",
     "data_path_candidates",
     "missing_data_message",
 ]
@@ -126,13 +132,29 @@ def resolve_data_path(
     """
     candidates = data_path_candidates(path, config_dir=config_dir, root=root)
     for candidate in candidates:
-        if candidate.exists():
+        if data_path_exists(candidate):
             return candidate, candidates
     return candidates[-1], candidates
 
 
+def data_path_exists(path: str | Path) -> bool:
+    """Whether a data path names something: an existing file or folder, or a glob
+    matching at least one file."""
+    text = str(Path(str(path)).expanduser())
+    if is_glob(text):
+        return any(Path(p).is_file() for p in glob.iglob(text, recursive=True))
+    return Path(text).exists()
+
+
 def missing_data_message(key: str, given: str, tried: list[Path]) -> str:
-    """Message for a data file that none of the tried places holds."""
+    """Message for a data file (or a glob matching nothing) none of the tried
+    places holds."""
+    if is_glob(given) or any(is_glob(p) for p in tried):
+        places = " and ".join(str(p) for p in tried) or repr(given)
+        return (
+            f"config key {key!r}: the pattern {given!r} matches no file (tried "
+            f"{places}); fix the glob, or put the files there"
+        )
     if len(tried) <= 1:
         where = str(tried[0]) if tried else repr(given)
         return (

@@ -8,7 +8,8 @@ are summed up in its *fingerprint* (:func:`step_fingerprint`), a SHA-256 of
   package (an edited checkout never reuses results of the old code), plus the
   versions of the libraries that shape the numbers (:data:`LIBRARIES`);
 - the checksums of the data files the config names (``transactions.path``,
-  ``customers.path``);
+  ``customers.path``, each a file, folder or glob, and the lookup tables of
+  ``transactions.lookups``);
 - the resolved config keys the step reads (:data:`segkit.pipeline.STEP_SECTIONS`,
   a section name or a dotted key);
 - the fingerprints of the earlier steps whose artifacts it reads
@@ -45,7 +46,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from segkit.fileinfo import file_sha256
+from segkit.exceptions import InputFileError
+from segkit.fileinfo import files_sha256, source_files
 
 __all__ = [
     "FRESH_ENV",
@@ -153,14 +155,29 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _checksum(path: str | Path) -> str | None:
+    try:
+        return files_sha256(source_files(path))
+    except InputFileError:
+        return None
+
+
 def data_checksums(config: Mapping[str, Any]) -> dict[str, str | None]:
-    """SHA-256 of each data file the config names, keyed by table."""
+    """SHA-256 of each data source the config names, keyed by table.
+
+    A glob or folder gives one digest over its files
+    (:func:`segkit.fileinfo.files_sha256`); lookup tables are keyed
+    ``transactions.lookups.<i>``; a source naming no file gives None.
+    """
     out: dict[str, str | None] = {}
     for table in ("transactions", "customers"):
         section = config.get(table)
         path = None if section is None else section.get("path")
         if path:
-            out[table] = file_sha256(path) if Path(path).is_file() else None
+            out[table] = _checksum(path)
+        lookups = (section.get("lookups") if section is not None else None) or []
+        for i, lookup in enumerate(lookups):
+            out[f"{table}.lookups.{i}"] = _checksum(lookup["path"])
     return out
 
 

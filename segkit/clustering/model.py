@@ -154,6 +154,8 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
         Mean of each segment in the representation space (index segment id).
     fit_sample_size_ : int
         Customers the reducer and clusterer were fitted on.
+    fit_index_ : Index or None
+        Those customers when they are a sample (None: every customer).
     preprocessor_, reducer_, clusterer_ : estimators
         The fitted steps (``preprocessor_`` is None without a preprocessor).
     feature_names_in_ : ndarray of str
@@ -407,6 +409,9 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
         centre_frame["segment"] = fit_labels
         self.centers_ = centre_frame.groupby("segment").mean().sort_index()
         self.fit_sample_size_ = len(rows)
+        # The sampled customers (None: every customer), whose labels come from the
+        # fit itself; the compare step assigns the others on the engine.
+        self.fit_index_ = pd.Index(fit_part.index) if len(rows) < n else None
         return self
 
     def transform(self, features: Any) -> pd.DataFrame:

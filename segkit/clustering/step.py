@@ -26,19 +26,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
 
 from segkit.clustering.algorithms import CLV_TIERS, candidate_id
+from segkit.clustering.assign import assign_all
 from segkit.clustering.compare import compare_candidates
 from segkit.clustering.recommend import select
 from segkit.clustering.reduce import map_embedding
 from segkit.clustering.selection import candidate_model
 from segkit.clustering.tier_model import ClvTierModel, is_tier_choice
 from segkit.context import RunContext
+from segkit.data.engine import connect_engine, engine_kind
 from segkit.exceptions import ConfigError
 
 __all__ = ["run", "map_method"]
@@ -130,6 +134,36 @@ def _save_timings(ctx: RunContext, table: pd.DataFrame, seconds: dict) -> None:
     ctx.save_json("timings/compare.json", seconds)
 
 
+def _labels(ctx: RunContext, model: Any, data: pd.DataFrame) -> pd.DataFrame:
+    """Every customer's segment; beyond the fit sample, assigned on the engine.
+
+    The model is fitted on a stratified sample of at most ``clustering.fit_sample``
+    customers. With more customers than that and ``engine`` DuckDB or Spark, the
+    customers outside the sample are assigned where the features are
+    (:func:`segkit.clustering.assign.assign_all`: Arrow batches on DuckDB,
+    ``mapInPandas`` on Spark); the sample keeps the labels of the fit itself (Ward
+    and HDBSCAN label their own rows by the tree). The result equals the model's
+    ``labels_`` (the test suite checks it).
+    """
+    labels = model.labels_.to_frame("segment")
+    labels.index.name = "customer_id"
+    kind = engine_kind(ctx.config)
+    fitted = getattr(model, "fit_index_", None)
+    if kind == "pandas" or fitted is None or not ctx.has("features.parquet"):
+        return labels
+    con = connect_engine(ctx.config) if kind == "spark" else "duckdb"
+    with tempfile.TemporaryDirectory(prefix="segkit-assign-") as folder:
+        path = Path(folder) / "assignments.parquet"
+        assign_all(model, ctx.artifact("features.parquet"), path, backend=con)
+        assigned = pd.read_parquet(path)
+    segment = assigned.set_index("customer_id")["segment_id"].rename("segment")
+    segment = segment.reindex(model.labels_.index)
+    segment.loc[fitted] = model.labels_.loc[fitted]
+    labels = segment.astype("int64").to_frame()
+    labels.index.name = "customer_id"
+    return labels
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Compare the grid, write the leaderboard and fit the chosen model."""
     name = "features.parquet" if ctx.has("features.parquet") else "matrix.parquet"
@@ -185,8 +219,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     model.config_ = ctx.config
     model.as_of_ = _as_of(ctx)
     model.save(ctx.artifact("model.joblib"))
-    labels = model.labels_.to_frame("segment")
-    labels.index.name = "customer_id"
+    labels = _labels(ctx, model, data)
     ctx.save_frame("labels.parquet", labels)
 
     start = time.perf_counter()

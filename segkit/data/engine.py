@@ -24,7 +24,6 @@ SQL counterpart, so a source whose dates need it is read by pandas when it is sm
 
 from __future__ import annotations
 
-import glob as globlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import pandas as pd
 from segkit.config_engine import EngineSettings
 from segkit.config_sources import ReadOptions
 from segkit.exceptions import DataError, InputFileError, SchemaError
+from segkit.fileinfo import source_files
 
 __all__ = [
     "PANDAS_FALLBACK_BYTES",
@@ -45,7 +45,6 @@ __all__ = [
     "Scan",
     "connect_engine",
     "engine_settings",
-    "source_paths",
     "scan",
     "canonical",
     "check_parsed",
@@ -55,6 +54,7 @@ __all__ = [
     "stage_raw",
     "write_parquet",
     "read_artifact",
+    "source_label",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,6 @@ NULL_TEXT = (
     "nan",
     "null",
 )
-_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".gz", ".zip")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _DUCKDB_ENCODINGS = {
     "utf-8": "utf-8",
@@ -132,11 +131,20 @@ def connect_engine(config: Any) -> Any:
                 "engine.kind is 'spark' but pyspark is not installed; install it "
                 "(pip install pyspark) or set engine: duckdb"
             ) from None
+        import os
+        import sys
+
+        # Workers run this interpreter (mapInPandas needs segkit and the same Python).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = (
             SparkSession.builder.master(settings.spark.master)
             .appName(settings.spark.app_name)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            # 200 shuffle partitions (Spark's default) are for clusters; override
+            # in engine.spark.options.
+            .config("spark.sql.shuffle.partitions", "8")
         )
         for key, value in settings.spark.options.items():
             builder = builder.config(key, value)
@@ -160,35 +168,11 @@ def _cores() -> int:
     return max(len(os.sched_getaffinity(0)), 1)
 
 
-def source_paths(path: str | Path) -> list[Path]:
-    """The files of a source: one file, every data file of a folder, or a glob's matches.
-
-    Sorted by name, so daily files are read in date order.
-    """
-    text = str(path)
-    if any(ch in text for ch in "*?["):
-        files = [Path(p) for p in sorted(globlib.glob(text)) if Path(p).is_file()]
-        if not files:
-            raise InputFileError(
-                f"the pattern {text!r} matches no file; check transactions.path in "
-                "the config"
-            )
-        return files
-    folder = Path(path)
-    if folder.is_dir():
-        files = sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file()
-            and not p.name.startswith(".")
-            and any(s.lower() in _CSV_SUFFIXES + _PARQUET_SUFFIXES for s in p.suffixes)
-        )
-        if not files:
-            raise InputFileError(
-                f"folder {text!r} holds no CSV or Parquet file; check transactions.path"
-            )
-        return files
-    return [folder]
+def source_label(files: list[Path]) -> str:
+    """How the summary names a source: the file, or the count and the first file."""
+    if len(files) == 1:
+        return files[0].name
+    return f"{len(files)} files ({files[0].name}, ...)"
 
 
 def _kind_of(files: list[Path]) -> str:
@@ -213,12 +197,11 @@ def _kind_of(files: list[Path]) -> str:
 class Scan:
     """A scanned source: the raw table on the engine and how it was read."""
 
-    table: ir.Table
+    table: ir.Table | None
     files: list[Path]
     format: str
     via_pandas: bool = False
     notes: list[str] = field(default_factory=list)
-    frame: pd.DataFrame | None = None  # the raw table, when pandas read it
 
     @property
     def bytes(self) -> int:
@@ -236,27 +219,14 @@ def _rename_clean(table: ir.Table) -> ir.Table:
     return table.rename(renames) if renames else table
 
 
-def _pandas_scan(con: Any, source: Any, files: list[Path], reason: str) -> Scan:
-    from segkit.data.io import read_table
-
-    columns = dict(source.columns)
-    text = [
-        columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns
-    ]
-    frames, notes = [], []
-    for file in files:
-        frame, file_notes = read_table(file, read=source.read, text_columns=text)
-        frames.append(frame)
-        notes.extend(file_notes)
-    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    notes.append(f"Read into memory by pandas: {reason}.")
+def _pandas_scan(files: list[Path], reason: str) -> Scan:
+    """A source for pandas to read (segkit.data.io.load_transactions), and why."""
     return Scan(
-        table=to_engine(con, raw),
+        table=None,
         files=files,
         format="pandas",
         via_pandas=True,
-        notes=notes,
-        frame=raw,
+        notes=[f"Read into memory by pandas: {reason}."],
     )
 
 
@@ -292,12 +262,8 @@ def scan(con: Any, source: Any, *, fallback_reason: str | None = None) -> Scan:
     -------
     Scan
     """
-    files = source_paths(source.path)
+    files = source_files(source.path)
     for file in files:
-        if not file.exists():
-            raise InputFileError(
-                f"data file {file} not found; check transactions.path in the config"
-            )
         if file.stat().st_size == 0:
             raise InputFileError(
                 f"file {file} is empty (0 bytes); point the config at a file with a "
@@ -306,23 +272,25 @@ def scan(con: Any, source: Any, *, fallback_reason: str | None = None) -> Scan:
     kind = _kind_of(files)
     read = ReadOptions.of(source.read)
     if fallback_reason:
-        return _pandas_scan(con, source, files, fallback_reason)
+        return _pandas_scan(files, fallback_reason)
     if kind == "excel":
-        return _pandas_scan(con, source, files, "Excel workbooks have no SQL reader")
+        return _pandas_scan(files, "Excel workbooks have no SQL reader")
     if kind == "csv" and read.sep == r"\s+":
-        return _pandas_scan(
-            con, source, files, "a whitespace-separated file has no SQL reader"
-        )
+        return _pandas_scan(files, "a whitespace-separated file has no SQL reader")
     encoding = _DUCKDB_ENCODINGS.get(read.encoding.lower().replace("_", "-"))
     if kind == "csv" and encoding is None:
-        return _pandas_scan(
-            con, source, files, f"encoding {read.encoding!r} has no SQL reader"
-        )
+        return _pandas_scan(files, f"encoding {read.encoding!r} has no SQL reader")
     paths = [str(f) for f in files]
     if kind == "parquet":
         table = con.read_parquet(paths if len(paths) > 1 else paths[0])
     elif con.name == "pyspark":
-        options: dict[str, Any] = {"header": True, "encoding": read.encoding}
+        # Every column as text, as on DuckDB: inferring would turn 00123 into 123.
+        options: dict[str, Any] = {
+            "header": True,
+            "encoding": read.encoding,
+            "inferSchema": False,
+            "escape": '"',  # RFC 4180 "" inside quotes; Spark's default is \
+        }
         if read.sep:
             options["sep"] = read.sep
         table = con.read_csv(paths, **options)
@@ -407,7 +375,13 @@ def _number(column: ir.Value, read: ReadOptions) -> ir.FloatingValue:
 
 
 def canonical(
-    raw: ir.Table, columns: Mapping[str, str], *, read: Any = None, source: str = ""
+    raw: ir.Table,
+    columns: Mapping[str, str],
+    *,
+    read: Any = None,
+    source: str = "",
+    extra: list[str] | tuple[str, ...] = (),
+    carry: list[str] | tuple[str, ...] = (),
 ) -> ir.Table:
     """Map a scanned table to the canonical columns and types (see the module notes).
 
@@ -415,14 +389,27 @@ def canonical(
     -------
     ibis.Table
         Columns ``customer_id`` (str), ``order_id`` (str, only when mapped),
-        ``timestamp``, ``quantity``, ``unit_price``, ``amount`` (float64) and the
-        mapped text roles. Values that fail to parse are missing here;
+        ``timestamp``, ``quantity``, ``unit_price``, ``amount`` (float64), the
+        mapped text roles, ``x_<column>`` (float64) for each ``extra`` column and
+        the ``carry`` columns as text. Values that fail to parse are missing here;
         :func:`check_parsed` counts them and raises.
     """
     read = ReadOptions.of(read)
     columns = dict(columns)
     _check_roles(raw, columns, source)
-    return raw.select(**_canonical_values(raw, columns, read))
+    values = _canonical_values(raw, columns, read)
+    missing = [c for c in (*extra, *carry) if c not in raw.columns]
+    if missing:
+        raise SchemaError(
+            f"column(s) {missing} of transactions.extra / transactions.lookups keys "
+            f"not found in {source} (columns: {list(raw.columns)}); fix the names in "
+            "the config"
+        )
+    for col in extra:  # transactions.extra: numbers carried as x_<column>
+        values[f"x_{col}"] = _number(raw[col], read)
+    for col in carry:  # a lookup key that is no role, dropped after the join
+        values[col] = _as_text(raw[col])
+    return raw.select(**values)
 
 
 def _canonical_values(
@@ -482,7 +469,8 @@ def check_parsed(
             present = present & (raw_col.strip() != "")
         checks[f"bad_{role}"] = (present & both[f"can_{role}"].isnull()).sum()
     stamp = both["can_timestamp"]
-    checks["fine"] = (stamp.microsecond().fill_null(0) != 0).any()
+    # Truncation, not microsecond(): Spark cannot extract microseconds.
+    checks["fine"] = (stamp != stamp.truncate("s")).fill_null(False).any()
     row = both.aggregate(**checks).execute().iloc[0]
     for role in parsed:
         bad = int(row[f"bad_{role}"] or 0)

@@ -26,33 +26,38 @@ from segkit.data.engine import (
     check_parsed,
     connect_engine,
     scan,
+    source_label,
     stage_raw,
     to_engine,
     write_parquet,
 )
-from segkit.data.io import ORDER_ID_NOTE, to_canonical
+from segkit.data.io import ORDER_ID_NOTE, load_transactions, read_table
+from segkit.data.lookups import join_lookups_table, read_lookups
 from segkit.data.quality_sql import duplicate_summary_table, profile_table, sample
 from segkit.exceptions import SchemaError
-from segkit.fileinfo import file_sha256
+from segkit.fileinfo import files_sha256
 
 __all__ = ["on_engine"]
 
 logger = logging.getLogger(__name__)
 
 
-def _checksum(files: list[Path]) -> str:
-    if len(files) == 1:
-        return file_sha256(files[0])
-    import hashlib
-
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(f"{file.name}:{file_sha256(file)}\n".encode())
-    return digest.hexdigest()
+def _with_lookups(
+    ctx: RunContext, canon: Any, carry: list[str]
+) -> tuple[Any, list[str]]:
+    section = ctx.config.transactions
+    if not section.lookups:
+        return canon, []
+    where = Path(ctx.config.config_path).parent if ctx.config.config_path else None
+    tables = read_lookups(
+        section, config_dir=where, root=Path(ctx.config.root), reader=read_table
+    )
+    joined, notes = join_lookups_table(canon, tables)
+    return (joined.drop(*carry) if carry else joined), notes
 
 
 def _read(ctx: RunContext, con: Any, folder: Path) -> dict[str, Any]:
-    """Scan, profile and map the source; falls back to pandas for guessed dates."""
+    """Scan, profile and map the source; pandas reads what SQL cannot (module notes)."""
     config = ctx.config
     section = config.transactions
     columns = dict(section.columns)
@@ -60,10 +65,9 @@ def _read(ctx: RunContext, con: Any, folder: Path) -> dict[str, Any]:
     scanned = scan(con, section)
     if not scanned.via_pandas:
         raw = stage_raw(con, scanned, folder)
+        source = scanned.files[0].name
         try:
-            counts = check_parsed(
-                raw, columns, read=section.read, source=scanned.files[0].name
-            )
+            counts = check_parsed(raw, columns, read=section.read, source=source)
         except SchemaError as exc:
             guessable = "are not dates" in str(exc) and not section.read.date_format
             if not guessable or scanned.bytes > PANDAS_FALLBACK_BYTES:
@@ -84,37 +88,43 @@ def _read(ctx: RunContext, con: Any, folder: Path) -> dict[str, Any]:
                 outlier_iqr=config.quality.outlier_iqr,
                 head=head,
             )
+            carry = [lk.key for lk in section.lookups if lk.key not in columns]
             canon = canonical(
-                raw, columns, read=section.read, source=scanned.files[0].name
+                raw,
+                columns,
+                read=section.read,
+                source=source,
+                extra=list(section.extra),
+                carry=carry,
             )
+            canon, lookup_notes = _with_lookups(ctx, canon, carry)
             return {
                 "scan": scanned,
-                "raw": raw,
+                "raw_columns": list(raw.columns),
                 "canon": canon,
                 "found": found,
                 "profile": profile,
                 "duplicates": duplicate_summary_table(raw),
                 "fine": bool(counts["fine"]),
-                "notes": scanned.notes + notes,
+                "notes": scanned.notes + notes + lookup_notes,
             }
-    frame = scanned.frame
+    read = load_transactions(config)
+    frame = read.raw
     found = quality.detect_pii(frame, declared=declared)
     profile = quality.quality_profile(
         frame, roles=columns, pii=found, outlier_iqr=config.quality.outlier_iqr
     )
-    canonical_frame = to_canonical(
-        frame, columns, read=section.read, source=scanned.files[0].name
-    )
-    stamps = canonical_frame["timestamp"]
+    stamps = read.frame["timestamp"]
+    notes = [n for n in read.notes if n != ORDER_ID_NOTE]
     return {
         "scan": scanned,
-        "raw": scanned.table,
-        "canon": to_engine(con, canonical_frame),
+        "raw_columns": list(frame.columns),
+        "canon": to_engine(con, read.frame),
         "found": found,
         "profile": profile,
         "duplicates": quality.duplicate_summary(frame),
         "fine": bool((stamps.dt.microsecond.fillna(0) != 0).any()),
-        "notes": scanned.notes,
+        "notes": notes + scanned.notes,
     }
 
 
@@ -198,13 +208,11 @@ def on_engine(
     finally:
         result.close()
     scanned = read["scan"]
-    raw_columns = list(read["raw"].columns)
+    raw_columns = read["raw_columns"]
     summary.update(
         {
-            "source_file": scanned.files[0].name
-            if len(scanned.files) == 1
-            else f"{len(scanned.files)} files ({scanned.files[0].name}, ...)",
-            "sha256": _checksum(scanned.files),
+            "source_file": source_label(scanned.files),
+            "sha256": files_sha256(scanned.files),
             "raw_rows": int(result.ledger["rows"].iloc[0]),
             "raw_columns": raw_columns,
             **{k: v for k, v in counts.items() if not k.startswith("kept")},

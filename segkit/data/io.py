@@ -30,7 +30,10 @@ import numpy as np
 import pandas as pd
 
 from segkit.config_sources import ReadOptions
+from segkit.data.lookups import join_lookups_frame, read_lookups
+from segkit.data.stack import stack_tables
 from segkit.exceptions import DataError, InputFileError, SchemaError
+from segkit.fileinfo import is_glob, source_files
 
 if TYPE_CHECKING:
     from segkit.config import Config
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ReadResult",
     "read_table",
+    "read_tables",
+    "source_files",
     "to_canonical",
     "load_transactions",
     "load_customers",
@@ -125,7 +130,15 @@ def _sniff_separator(path: Path, encoding: str) -> str:
         return r"\s+"
 
 
-def _read_csv(path: Path, *, sep: str | None, encoding: str, decimal: str, dtype: dict):
+def _read_csv(
+    path: Path,
+    *,
+    sep: str | None,
+    encoding: str,
+    decimal: str,
+    dtype: dict,
+    nrows: int | None = None,
+):
     notes: list[str] = []
     if sep is None:
         sep = _sniff_separator(path, encoding)
@@ -145,6 +158,7 @@ def _read_csv(path: Path, *, sep: str | None, encoding: str, decimal: str, dtype
                 encoding=enc,
                 decimal=decimal,
                 dtype=dtype,
+                nrows=nrows,
                 engine="python" if sep == r"\s+" else "c",
                 skipinitialspace=sep != r"\s+",
             )
@@ -179,23 +193,32 @@ def read_table(
     *,
     read: ReadOptions | Mapping[str, Any] | None = None,
     text_columns: list[str] | tuple[str, ...] = (),
+    nrows: int | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read a CSV (any separator; .gz/.zip), Parquet or Excel file as it is.
+
+    A glob or a folder is read by :func:`read_tables` (its files concatenated in
+    file-name order).
 
     Parameters
     ----------
     path : str or Path
-        The file.
+        The file, a folder of CSV/Parquet files or a glob (``days/*.csv.gz``).
     read : ReadOptions or mapping, optional
         Read options from the config: ``sep``, ``encoding``, ``sheet``, ``decimal``.
     text_columns : sequence of str
         Columns read as text (ids), so ``00123`` keeps its zeros.
+    nrows : int, optional
+        Read only the first ``nrows`` data rows (a sample, e.g. for ``segkit init``).
 
     Returns
     -------
     (DataFrame, list of str)
         The table and notes on what reading decided.
     """
+    if is_glob(path) or Path(path).is_dir():
+        files = source_files(path)
+        return read_tables(files, read=read, text_columns=text_columns, nrows=nrows)
     path = Path(path)
     read = ReadOptions.of(read)
     if not path.exists():
@@ -216,7 +239,20 @@ def read_table(
     dtype = dict.fromkeys(text_columns, "str")
     notes: list[str] = []
     if ".parquet" in suffixes or ".pq" in suffixes:
-        frame = pd.read_parquet(path)
+        if nrows is None:
+            frame = pd.read_parquet(path)
+        else:  # a sample: the first row batches only, never the whole file
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            parquet, batches, rows = pq.ParquetFile(path), [], 0
+            for batch in parquet.iter_batches(batch_size=nrows):
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows >= nrows:
+                    break
+            table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+            frame = table.slice(0, nrows).to_pandas()
         for col in text_columns:
             if col in frame.columns:
                 frame[col] = frame[col].astype("str").where(frame[col].notna())
@@ -224,7 +260,10 @@ def read_table(
         sheet = read.sheet
         try:
             frame = pd.read_excel(
-                path, sheet_name=0 if sheet is None else sheet, dtype=dtype
+                path,
+                sheet_name=0 if sheet is None else sheet,
+                dtype=dtype,
+                nrows=nrows,
             )
         except ValueError as exc:
             raise InputFileError(
@@ -238,6 +277,7 @@ def read_table(
             encoding=read.encoding,
             decimal=read.decimal,
             dtype=dtype,
+            nrows=nrows,
         )
         if frame.shape[1] == 1 and len(text_columns) > 1:
             header = str(frame.columns[0])
@@ -256,6 +296,21 @@ def read_table(
             "a file with data"
         )
     return frame, notes
+
+
+def read_tables(
+    paths: list[str | Path] | tuple[str | Path, ...],
+    *,
+    read: ReadOptions | Mapping[str, Any] | None = None,
+    text_columns: list[str] | tuple[str, ...] = (),
+    nrows: int | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read several files of one table with :func:`read_table` and stack them in
+    the order given; see :func:`segkit.data.stack.stack_tables` (same columns in
+    every file, else a SchemaError naming the first file that differs)."""
+    return stack_tables(
+        paths, reader=read_table, nrows=nrows, read=read, text_columns=text_columns
+    )
 
 
 def normalise_ids(values: pd.Series) -> pd.Series:
@@ -408,8 +463,33 @@ def to_canonical(
     return out
 
 
+def _extra_columns(raw: pd.DataFrame, extra: list[str], source: str) -> pd.DataFrame:
+    """``transactions.extra`` columns as float64 ``x_<column>`` (features.extra)."""
+    missing = [c for c in extra if c not in raw.columns]
+    if missing:
+        raise SchemaError(
+            f"column(s) {missing} of transactions.extra not found in {source} "
+            f"(columns: {list(raw.columns)}); fix the names in the config"
+        )
+    return pd.DataFrame(
+        {
+            f"x_{col}": _parse_numbers(
+                raw[col], where=f"column {col!r} (transactions.extra) of {source}"
+            )
+            for col in extra
+        },
+        index=raw.index,
+    )
+
+
 def load_transactions(config: Config) -> ReadResult:
-    """Read the config's transactions file and return raw + canonical frames."""
+    """Read the config's transactions file and return raw + canonical frames.
+
+    ``transactions.path`` may be a file, a folder or a glob (:func:`read_tables`);
+    ``transactions.extra`` columns are carried as float64 ``x_<column>``; the
+    ``transactions.lookups`` tables are joined by key
+    (:func:`segkit.data.lookups.join_lookups_frame`; their coverage in the notes).
+    """
     section = config["transactions"]
     if section is None:
         raise DataError(
@@ -421,8 +501,18 @@ def load_transactions(config: Config) -> ReadResult:
     text_cols = [
         columns[r] for r in ("customer_id", "order_id", "product_id") if r in columns
     ]
+    text_cols += [lk.key for lk in section.lookups if lk.key not in columns]
     raw, notes = read_table(path, read=section.read, text_columns=text_cols)
     frame = to_canonical(raw, columns, read=section.read, source=path.name)
+    if section.extra:
+        frame = frame.join(_extra_columns(raw, list(section.extra), path.name))
+    if section.lookups:
+        where = Path(config.config_path).parent if config.config_path else None
+        tables = read_lookups(
+            section, config_dir=where, root=Path(config.root), reader=read_table
+        )
+        frame, lookup_notes = join_lookups_frame(frame, tables, raw=raw)
+        notes += lookup_notes
     if "order_id" not in columns:
         notes.append(ORDER_ID_NOTE)
     return ReadResult(raw=raw, frame=frame, notes=notes)

@@ -21,11 +21,11 @@ import pandas as pd
 from segkit.context import RunContext
 from segkit.data import quality
 from segkit.data.clean import clean_transactions, default_as_of
-from segkit.data.engine import engine_kind, read_artifact
+from segkit.data.engine import engine_kind, read_artifact, source_label
 from segkit.data.engine_step import on_engine
 from segkit.data.io import load_customers, load_transactions, order_ids
 from segkit.data.quality_sql import gate_stats
-from segkit.fileinfo import file_sha256
+from segkit.fileinfo import file_sha256, files_sha256, source_files
 
 __all__ = ["run"]
 
@@ -67,8 +67,8 @@ def _transactions(
     path = Path(section.path)
     summary.update(
         {
-            "source_file": path.name,
-            "sha256": file_sha256(path),
+            "source_file": source_label(source_files(path)),
+            "sha256": files_sha256(source_files(path)),
             "raw_rows": len(raw),
             "raw_columns": list(raw.columns),
             "invoices": int(order_ids(frame).nunique()),

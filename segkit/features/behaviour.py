@@ -50,6 +50,7 @@ from segkit.exceptions import DataError, SchemaError
 
 __all__ = [
     "FEATURE_DEFINITIONS",
+    "as_table",
     "behaviour_expr",
     "compute_features",
     "compute_features_with_notes",
@@ -202,6 +203,12 @@ def _table(data: Any, con: Any, what: str) -> ir.Table:
         f"{what} is a {type(data).__name__}; pass a pandas DataFrame, a Parquet "
         "path or an Ibis table"
     )
+
+
+def as_table(data: Any, con: Any, what: str = "transactions") -> ir.Table:
+    """An Ibis table on ``con`` for a pandas frame, a Parquet path or an Ibis table
+    (the inputs :func:`compute_features` accepts)."""
+    return _table(data, con, what)
 
 
 def _check_columns(table: ir.Table, required: tuple[str, ...], what: str) -> None:
@@ -408,6 +415,8 @@ def compute_features_with_notes(
         Columns ``source``, ``rule``, ``count``, ``detail``: customers left out by
         the zero-value rule, features omitted for lack of source data.
     """
+    if isinstance(transactions, ir.Table):  # an engine's table runs on its engine
+        backend = ibis.get_backend(transactions)
     con = connect(backend)
     tx = _table(transactions, con, "transactions")
     _check_columns(tx, _REQUIRED, "transactions")

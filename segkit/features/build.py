@@ -16,7 +16,14 @@ Rules of the one join of behaviour and attributes (each counted in the notes):
   behavioural features; their *categorical* attributes get the explicit level
   ``"Missing"``, their *numeric* attributes are left missing (NaN) for the
   preprocessor, which imputes the median learned at fit time and counts the
-  missing values in its plan (``preprocess_plan.csv``). No value is filled here.
+  missing values in its plan (``preprocess_plan.csv``). No value is filled here;
+- all that only when the customers table covers at least
+  ``customers.min_coverage`` of the customers with transactions
+  (:func:`attribute_coverage`; a note ``customers table coverage`` says which).
+  Below it the attributes are not clustering features at all: they only describe
+  the segments (:func:`describe_only_attributes`, ``attributes_describe.parquet``);
+- the config-declared features (``features.extra``, ``features.mix``:
+  :mod:`segkit.features.extra`) join the behaviour features.
 
 An outcome column (``customers.outcomes``) is refused as a feature: declaring it
 also as an attribute raises :class:`~segkit.exceptions.ConfigError`, because a
@@ -26,6 +33,7 @@ segmentation formed on the outcome it is later validated against proves nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -34,6 +42,7 @@ from segkit.columns import is_numeric, numeric_columns
 from segkit.data.clean import default_as_of
 from segkit.exceptions import ConfigError, DataError
 from segkit.features import attributes, preprocess, rfm, value_features
+from segkit.features import extra as declared_features
 from segkit.features.behaviour import compute_features_with_notes, feature_definitions
 
 if TYPE_CHECKING:
@@ -42,7 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NOTE_COLUMNS",
+    "COVERAGE_RULE",
+    "attribute_coverage",
     "customer_features",
+    "describe_only_attributes",
     "definitions",
     "fit_matrix",
     "note",
@@ -143,6 +155,86 @@ def _attribute_features(
     return feats, _notes_frame(rows)
 
 
+#: The rule of the preprocess note on the customers table's coverage.
+COVERAGE_RULE = "customers table coverage"
+
+
+def attribute_coverage(
+    config: Config, customers: pd.DataFrame | None, index: pd.Index
+) -> dict[str, Any]:
+    """How much of the transacting base the customers table covers.
+
+    Parameters
+    ----------
+    config : Config
+        ``customers.min_coverage`` is the threshold.
+    customers : DataFrame or None
+        Customers table indexed by ``customer_id``.
+    index : Index
+        The customers with behaviour features (the transacting base).
+
+    Returns
+    -------
+    dict
+        ``covered`` (customers of ``index`` with a row), ``customers``
+        (``len(index)``), ``share``, ``min_coverage`` and ``used`` (share at or
+        above the threshold: the attributes join the clustering features; below,
+        they only describe segments).
+    """
+    wanted = pd.Index(index.astype("str"))
+    rows = pd.Index([] if customers is None else customers.index.astype("str"))
+    covered = int(wanted.isin(rows).sum())
+    share = covered / len(wanted) if len(wanted) else 0.0
+    threshold = float(config.customers.min_coverage) if config.customers else 1.0
+    return {
+        "covered": covered,
+        "customers": len(wanted),
+        "share": share,
+        "min_coverage": threshold,
+        "used": share >= threshold,
+    }
+
+
+def _coverage_note(coverage: Mapping[str, Any]) -> dict[str, Any]:
+    head = (
+        f"of {coverage['customers']:,} customers with transactions "
+        f"({coverage['share']:.1%}) have a row; customers.min_coverage is "
+        f"{coverage['min_coverage']:.0%}: "
+    )
+    if coverage["used"]:
+        tail = "the attributes are clustering features"
+    else:
+        tail = (
+            "the attributes are NOT used for clustering (never filled in) and only "
+            "describe the segments (attributes_describe.parquet)"
+        )
+    return note("features", COVERAGE_RULE, coverage["covered"], head + tail)
+
+
+def describe_only_attributes(
+    config: Config,
+    customers: pd.DataFrame | None,
+    *,
+    as_of: dt.date | None,
+    index: pd.Index,
+) -> pd.DataFrame | None:
+    """The attribute features kept only to describe segments, or None.
+
+    None unless the customers table covers less than ``customers.min_coverage``
+    of ``index`` (:func:`attribute_coverage`); then the attribute features of the
+    covered customers only (index ``customer_id``; nobody filled in), for the
+    profiles of notebook 05.
+    """
+    if customers is None or not _has_attributes(config):
+        return None
+    if attribute_coverage(config, customers, index)["used"]:
+        return None
+    attrs, _ = _attribute_features(config, customers, as_of, None)
+    attrs.index = attrs.index.astype("str")
+    attrs.index.name = "customer_id"
+    return attrs.loc[attrs.index.isin(index.astype("str"))].sort_index()
+
+
 def _join(behaviour: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
     """Behaviour with the (already aligned) attributes; behaviour wins a name clash."""
     attrs = attrs.drop(columns=[c for c in attrs.columns if c in behaviour.columns])
@@ -225,6 +317,16 @@ def customer_features(
             transactions, returns, as_of=as_of
         )
         parts.append(behaviour_notes)
+        declared, declared_notes = declared_features.compute_config_features(
+            transactions, config.features, as_of=as_of
+        )
+        if declared is not None:
+            behaviour = behaviour.join(declared, how="left")
+            parts.append(_notes_frame(declared_notes))
+    if use_attributes and behaviour is not None:
+        coverage = attribute_coverage(config, customers, behaviour.index)
+        parts.append(_notes_frame([_coverage_note(coverage)]))
+        use_attributes = coverage["used"]
     if use_attributes:
         index = None if behaviour is None else behaviour.index
         attrs, attr_notes = _attribute_features(config, customers, as_of, index)
@@ -287,8 +389,10 @@ def definitions(features: pd.DataFrame, config: Config) -> pd.DataFrame:
     )
     value_rows = value_features.definitions()
     value_rows = value_rows[value_rows["name"].isin(features.columns)]
-    if len(value_rows):
-        table = pd.concat([table, value_rows[table.columns]], ignore_index=True)
+    declared = declared_features.definitions(config.features, features.columns)
+    for rows in (value_rows, declared):
+        if len(rows):
+            table = pd.concat([table, rows[table.columns]], ignore_index=True)
     section = config.customers
     groups: dict[str, str] = {}
     if section is not None:

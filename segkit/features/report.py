@@ -27,6 +27,7 @@ from segkit.display import Note
 from segkit.display import empty_figure as _empty_figure
 from segkit.features.behaviour import FEATURE_DEFINITIONS
 from segkit.features.report_tables import (
+    coverage_note,
     definitions_table,
     duplicates_table,
     feature_summary_table,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "features_artifacts",
     "summary_note",
+    "coverage_note",
     "definitions_table",
     "feature_summary_table",
     "notes_table",

@@ -26,6 +26,7 @@ from segkit.glossary import display_name
 
 __all__ = [
     "summary_note",
+    "coverage_note",
     "definitions_table",
     "feature_summary_table",
     "notes_table",
@@ -56,6 +57,49 @@ preprocessing) are what the segments are formed on.'
             "what the segments are formed on"
         )
     return Note(text + ".")
+
+
+_COVERAGE = re.compile(r"of ([\d,]+) customers with transactions \(([\d.]+)%\)")
+
+
+def coverage_note(notes: pd.DataFrame | None) -> Note:
+    """One sentence on how much of the base the customers table covers and what
+    that decided (the ``customers table coverage`` row of ``preprocess_notes.csv``,
+    written by :func:`segkit.features.build.customer_features`).
+
+    >>> notes = pd.DataFrame([{"source": "features",
+    ...     "rule": "customers table coverage", "count": 3, "detail":
+    ...     "of 10 customers with transactions (30.0%) have a row; "
+    ...     "customers.min_coverage is 80%: the attributes are NOT used ..."}])
+    >>> str(coverage_note(notes))[:78]
+    'The customers table covers 3 of 10 customers with transactions (30.0 %), below'
+    """
+    rows = None if notes is None else notes[notes["rule"] == "customers table coverage"]
+    if rows is None or rows.empty:
+        return Note(
+            "No coverage check: the run has no customers table with attributes, or "
+            "no transactions to measure its coverage against."
+        )
+    row = rows.iloc[0]
+    found = _COVERAGE.search(str(row["detail"]))
+    total, share = (found.group(1), found.group(2)) if found else ("?", "?")
+    threshold = re.search(r"min_coverage is (\d+)%", str(row["detail"]))
+    limit = f"{threshold.group(1)} %" if threshold else "the threshold"
+    head = (
+        f"The customers table covers {int(row['count']):,} of {total} customers with "
+        f"transactions ({share} %)"
+    )
+    if "NOT used" in str(row["detail"]):
+        return Note(
+            f"{head}, below customers.min_coverage ({limit}): its attributes are not "
+            "used to form the segments (nobody's missing values are filled in) and "
+            "only describe them in 05-profiles."
+        )
+    return Note(
+        f"{head}, at or above customers.min_coverage ({limit}): its attributes are "
+        "clustering features; customers without a row keep missing values that the "
+        "preprocessor imputes (see the treatment table)."
+    )
 
 
 #: Feature names with an underscore, as text mentions them ("dropped active_months").

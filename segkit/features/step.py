@@ -23,6 +23,7 @@ import pandas as pd
 
 from segkit.context import RunContext
 from segkit.data.clean import default_as_of
+from segkit.data.engine import connect_engine, engine_kind
 from segkit.features import build as pure
 from segkit.features import lifecycle, value_features
 
@@ -132,6 +133,13 @@ def resolve_as_of(ctx: RunContext) -> dt.date | None:
     return None
 
 
+def _on_spark(ctx: RunContext) -> bool:
+    """Features run on Spark with ``engine: spark`` (CLV features need the lines in pandas)."""
+    return engine_kind(ctx.config) == "spark" and not (
+        value_features.uses_value_features(ctx.config)
+    )
+
+
 def run(ctx: RunContext) -> dict[str, Any]:
     """Compute the features of a run folder and write the feature artifacts."""
     transactions = returns = customers = None
@@ -144,8 +152,19 @@ def run(ctx: RunContext) -> dict[str, Any]:
         if "customer_id" in customers.columns:
             customers = customers.set_index("customer_id")
     as_of = resolve_as_of(ctx)
+    if transactions is not None and _on_spark(ctx):
+        # The lines are read and described by Spark, like every other data pass.
+        con = connect_engine(ctx.config)
+        transactions = con.read_parquet(str(transactions))
+        if returns is not None:
+            returns = con.read_parquet(str(returns))
     result = build(ctx.config, transactions, returns, customers, as_of=as_of)
     ctx.save_frame("features.parquet", result["features"])
+    describe = pure.describe_only_attributes(
+        ctx.config, customers, as_of=as_of, index=result["features"].index
+    )
+    if describe is not None:  # a partial customers table: it describes, never clusters
+        ctx.save_frame("attributes_describe.parquet", describe)
     if result["rfm"] is not None:
         ctx.save_frame("rfm.parquet", result["rfm"])
     if result["lifecycle"] is not None:

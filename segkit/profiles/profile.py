@@ -38,6 +38,7 @@ __all__ = [
     "TRAIT_RULES",
     "numeric_features",
     "segment_profiles",
+    "describe_attributes",
     "segment_indices",
     "top_indices",
     "snake_frame",
@@ -171,6 +172,74 @@ def segment_profiles(
     out = out.reset_index()
     out.insert(1, "name", [segment_label(s, names) for s in out["segment"]])
     return out
+
+
+def describe_attributes(attributes: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Describe segments by attributes that only part of the base has.
+
+    For a customers table below ``customers.min_coverage`` the attributes never
+    form the segments (``attributes_describe.parquet`` of the features step); this
+    describes each segment by them over the members that have a row, with how many
+    that is, so a reader sees both the value and its base.
+
+    Parameters
+    ----------
+    attributes : DataFrame
+        Index ``customer_id``; numeric and categorical attribute columns of the
+        covered customers only.
+    labels : Series
+        Segment id per customer (all members, covered or not).
+
+    Returns
+    -------
+    DataFrame
+        Long form, one row per segment x attribute (x level for a categorical
+        one): ``segment``, ``attribute``, ``level`` ("" for numeric), ``members``,
+        ``covered`` (members with a row), ``value`` (mean, or the level's share of
+        the covered members), ``overall`` (the same over every covered customer).
+    """
+    attributes = attributes.copy()
+    attributes.index = attributes.index.astype("str")
+    labels = labels.copy()
+    labels.index = labels.index.astype("str")
+    members = labels.value_counts()
+    joined = attributes.join(labels.rename("__segment"), how="inner")
+    rows = []
+    for column in attributes.columns:
+        values = joined[column]
+        numeric = pd.api.types.is_numeric_dtype(values)
+        levels = [""] if numeric else sorted(values.dropna().astype("str").unique())
+        for segment in sorted(members.index):
+            inside = values[joined["__segment"] == segment].dropna()
+            for level in levels:
+                if numeric:
+                    value, overall = inside.mean(), values.mean()
+                else:
+                    value = (inside.astype("str") == level).mean()
+                    overall = (values.dropna().astype("str") == level).mean()
+                rows.append(
+                    {
+                        "segment": int(segment),
+                        "attribute": column,
+                        "level": level,
+                        "members": int(members[segment]),
+                        "covered": len(inside),
+                        "value": float(value) if len(inside) else np.nan,
+                        "overall": float(overall),
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "segment",
+            "attribute",
+            "level",
+            "members",
+            "covered",
+            "value",
+            "overall",
+        ],
+    )
 
 
 def segment_label(segment: int, names: dict[int, str] | None = None) -> str:

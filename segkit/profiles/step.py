@@ -433,6 +433,11 @@ def run(ctx: RunContext) -> dict[str, Any]:
     ctx.save_frame("indices.csv", indices)
     ctx.save_frame("top_indices.csv", top)
     ctx.save_frame("snake.csv", profile.snake_frame(features, labels))
+    if ctx.has("attributes_describe.parquet"):  # a customers table below min_coverage
+        described = _indexed(ctx.load_frame("attributes_describe.parquet"))
+        ctx.save_frame(
+            "attributes_describe.csv", profile.describe_attributes(described, labels)
+        )
     ctx.save_frame("name_matches.csv", matches)
     ctx.save_frame("name_claims.csv", claim_table)
     if not facts.empty:

@@ -1,5 +1,5 @@
-"""Command line: ``segkit report``, ``segkit score`` and ``segkit config``
-(also ``python -m segkit``).
+"""Command line: ``segkit init``, ``segkit report``, ``segkit score`` and
+``segkit config`` (also ``python -m segkit``).
 
 Every :class:`~segkit.exceptions.SegkitError` ends the command with
 ``segkit: error: <message>`` on stderr and exit status 2, never a traceback: one
@@ -28,12 +28,35 @@ EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``segkit`` argument parser: ``report``, ``score`` and ``config``."""
+    """The ``segkit`` argument parser: ``init``, ``report``, ``score``, ``config``."""
     parser = argparse.ArgumentParser(
         prog="segkit",
         description="Customer-segmentation workbench: dated HTML reports and scoring.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = sub.add_parser(
+        "init",
+        help="write a first config for a data file: guessed column roles, checked",
+        description=(
+            "Read a sample of DATA, guess the role of each column from its name and "
+            "values, write configs/<name>.yaml with a comment on each guess "
+            "(UNCERTAIN where unsure), load the data once with it to check, and "
+            "print the next command. Never overwrites a config."
+        ),
+    )
+    init.add_argument("data", metavar="DATA", help="transactions file")
+    init.add_argument(
+        "--customers", metavar="FILE", help="customers table to map too (optional)"
+    )
+    init.add_argument(
+        "--name", metavar="NAME", help="config name (default: the file's stem)"
+    )
+    init.add_argument(
+        "--configs",
+        metavar="DIR",
+        help="folder the config goes to (default: configs/ of the project)",
+    )
 
     report = sub.add_parser(
         "report",
@@ -182,6 +205,19 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from segkit.runner.init_config import init_config
+
+    result = init_config(
+        args.data, customers=args.customers, name=args.name, configs_dir=args.configs
+    )
+    for line in result.lines:
+        print(line, flush=True)
+    for line in result.failure_lines():
+        print(f"segkit: {line}", file=sys.stderr, flush=True)
+    return EXIT_FAILED if result.error else 0
+
+
 def _score(args: argparse.Namespace) -> int:
     try:
         from segkit.scoring import score_file
@@ -220,10 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 success, 1 a report notebook failed, 2 a usage, config or input error.
+        0 success, 1 a report notebook failed (or ``init``'s check of the config
+        it wrote), 2 a usage, config or input error.
     """
     args = build_parser().parse_args(argv)
-    commands = {"score": _score, "report": _report, "config": _config}
+    commands = {"init": _init, "score": _score, "report": _report, "config": _config}
     try:
         return commands[args.command](args)
     except SegkitError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from segkit.fileinfo import file_record
+from segkit.fileinfo import file_record, source_record
 
 __all__ = [
     "PACKAGES",
@@ -64,13 +64,17 @@ def data_files(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     -------
     dict
         ``{"transactions": record, "customers": record}`` for the tables the config
-        declares; see :func:`file_record`.
+        declares, plus ``"transactions.lookups.<i>"`` per lookup table; see
+        :func:`segkit.fileinfo.source_record` (a glob or folder also lists its
+        ``files``).
     """
     records = {}
     for table in ("transactions", "customers"):
         section = config.get(table)
         if section and section.get("path"):
-            records[table] = file_record(section["path"])
+            records[table] = source_record(section["path"])
+        for i, lookup in enumerate((section.get("lookups") if section else None) or []):
+            records[f"{table}.lookups.{i}"] = source_record(lookup["path"])
     return records
 
 

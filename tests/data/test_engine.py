@@ -17,7 +17,8 @@ from pandas.testing import assert_frame_equal
 from segkit.context import open_run
 from segkit.data import engine
 from segkit.data.clean_sql import clean_table
-from segkit.exceptions import InputFileError, SchemaError
+from segkit.exceptions import SchemaError, SegkitError
+from segkit.fileinfo import source_files
 from tests.conftest import ROOT, TINY_COLUMNS, TINY_CSV, write_config
 
 FIXTURE = ROOT / "tests" / "fixtures" / "retail_small.yaml"
@@ -204,7 +205,7 @@ def test_a_folder_of_files_reads_as_one_source_in_name_order(tmp_path):
     folder.mkdir()
     (folder / "b.csv").write_text("\n".join([lines[0], *lines[7:]]) + "\n")
     (folder / "a.csv").write_text("\n".join(lines[:7]) + "\n")
-    assert [p.name for p in engine.source_paths(folder)] == ["a.csv", "b.csv"]
+    assert [p.name for p in source_files(folder)] == ["a.csv", "b.csv"]
     one = _edge_config(tmp_path)
     many = write_config(
         tmp_path,
@@ -225,10 +226,13 @@ def test_a_folder_of_files_reads_as_one_source_in_name_order(tmp_path):
 
 
 def test_a_pattern_matching_nothing_is_a_clear_error(tmp_path):
-    with pytest.raises(
-        InputFileError, match=r"pattern .*nothing\*\.csv.* matches no file"
-    ):
-        engine.source_paths(tmp_path / "nothing*.csv")
+    body = {
+        "name": "none",
+        "transactions": {"path": "nothing*.csv", "columns": dict(EDGE_COLUMNS)},
+    }
+    with pytest.raises(SegkitError, match=r"nothing\*\.csv"):
+        ctx = open_run(write_config(tmp_path, body), tmp_path / "run")
+        ctx.run_step("data")
 
 
 def test_dates_the_engine_cannot_read_are_named_with_the_fix(tmp_path):
