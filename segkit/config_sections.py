@@ -139,6 +139,21 @@ class FeatureSettings(Section):
         [], description="text columns -> share-of-spend features per level"
     )
 
+    def with_levels(self, pinned: dict[str, list[str]]) -> FeatureSettings:
+        """A copy whose mixes keep the ``pinned`` levels ({column: levels}).
+
+        Levels written in the config win. The features step pins the levels it
+        chose (``artifacts/declared_features.json``) and every later step opens
+        the run with them, so rebuilds make the columns the model was fitted on.
+        """
+        mix = [
+            spec
+            if spec.levels or spec.column not in pinned
+            else spec.model_copy(update={"levels": list(pinned[spec.column])})
+            for spec in self.mix
+        ]
+        return self.model_copy(update={"mix": mix})
+
 
 class RfmSettings(Section):
     """``rfm``: RFM scores and the named RFM segments."""

@@ -213,4 +213,24 @@ def open_run(
 
     set_currency(config["report"]["currency"])  # money columns of the pages' tables
     set_labels(config["report"]["labels"])  # the data's own columns, by name
+    config = _declared_features(config, folder)
     return RunContext(config=config, run_dir=folder.resolve())
+
+
+def _declared_features(config: Config, folder: Path) -> Config:
+    """Apply what the features step pinned: spend-mix levels and display names.
+
+    Every notebook runs in its own kernel; ``artifacts/declared_features.json``
+    makes them all build the same mix columns and show the declared names.
+    """
+    path = folder / "artifacts" / "declared_features.json"
+    if not path.exists():
+        return config
+    from segkit.glossary import register_labels
+
+    declared = json.loads(path.read_text(encoding="utf-8"))
+    register_labels(declared.get("labels"))
+    pinned = declared.get("mix_levels") or {}
+    if not pinned:
+        return config
+    return config.model_copy(update={"features": config.features.with_levels(pinned)})

@@ -105,9 +105,10 @@ STEP_SECTIONS: dict[str, tuple[str, ...]] = {
         "seed",
         "value",
         "validation.horizon_days",
+        "engine",
     ),
     "value": ("seed", "transactions", "value", "validation.horizon_days"),
-    "compare": ("as_of", "seed", "clustering", "value.as_features"),
+    "compare": ("as_of", "seed", "clustering", "value.as_features", "engine"),
     "validate": (
         "as_of",
         "seed",

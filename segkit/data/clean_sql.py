@@ -60,6 +60,7 @@ class CleanTables:
     as_of: dt.date
     notes: list[str] = field(default_factory=list)
     stage_dir: Path | None = None
+    labelled: ir.Table | None = None  # every line with its rule (``_rule``; null: kept)
 
     def close(self) -> None:
         """Remove the staged lines (DuckDB) once the artifacts are written."""
@@ -244,6 +245,7 @@ def clean_table(
         as_of=as_of,
         notes=notes,
         stage_dir=stage,
+        labelled=staged,
     )
 
 

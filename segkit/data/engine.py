@@ -145,6 +145,8 @@ def connect_engine(config: Any) -> Any:
             # 200 shuffle partitions (Spark's default) are for clusters; override
             # in engine.spark.options.
             .config("spark.sql.shuffle.partitions", "8")
+            # Microsecond timestamps, not INT96, so Arrow and DuckDB read them.
+            .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         )
         for key, value in settings.spark.options.items():
             builder = builder.config(key, value)
@@ -534,19 +536,53 @@ def stage_raw(con: Any, scanned: Scan, folder: Path) -> ir.Table:
 def write_parquet(con: Any, table: ir.Table, path: Path) -> None:
     """Write a table to ONE Parquet file (the artifact contract), streaming.
 
-    DuckDB copies it directly; Spark's writer makes a folder of parts, so its
-    rows are streamed to the driver in Arrow batches and written to one file.
+    DuckDB copies it directly. Spark writes its part files into a folder beside
+    ``path`` (executors write, nothing gathers in the driver), which are then
+    merged batch by batch into the one file and removed. (Ibis' Spark
+    ``to_pyarrow_batches`` collects the whole table first, so it is not used.)
     """
     path = Path(path)
     if con.name != "pyspark":
         con.to_parquet(table, path)
         return
+    import shutil
+
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    batches = table.to_pyarrow_batches(chunk_size=500_000)
-    with pq.ParquetWriter(path, batches.schema) as writer:
-        for batch in batches:
-            writer.write_batch(batch)
+    parts = path.with_name(path.name + ".parts")
+    shutil.rmtree(parts, ignore_errors=True)
+    frame = con._session.sql(str(con.compile(table)))  # Ibis has no public handle
+    frame.write.mode("overwrite").parquet(str(parts))
+    files = sorted(parts.glob("part-*.parquet"))
+    try:
+        if not files:  # no rows: an empty file with the table's columns
+            con.to_pyarrow(table.limit(0)).to_pandas().to_parquet(path)
+            return
+        source = pq.read_schema(files[0])
+        schema = _naive_schema(source)
+        with pq.ParquetWriter(path, schema) as writer:
+            for file in files:
+                for batch in pq.ParquetFile(file).iter_batches(batch_size=250_000):
+                    writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def _naive_schema(schema: Any) -> Any:
+    """Spark's UTC-adjusted timestamps as the naive microsecond ones DuckDB writes.
+
+    The session time zone is UTC, so dropping the zone keeps every wall-clock time.
+    """
+    import pyarrow as pa
+
+    fields = [
+        pa.field(f.name, pa.timestamp("us"), f.nullable)
+        if pa.types.is_timestamp(f.type)
+        else f
+        for f in schema
+    ]
+    return pa.schema(fields)
 
 
 def read_artifact(path: str | Path, con: Any = None) -> ir.Table:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from segkit.context import RunContext
 from segkit.data import quality
-from segkit.data.clean_sql import clean_table, order_id_expr
+from segkit.data.clean_sql import clean_table
 from segkit.data.engine import (
     PANDAS_FALLBACK_BYTES,
     canonical,
@@ -128,32 +128,29 @@ def _read(ctx: RunContext, con: Any, folder: Path) -> dict[str, Any]:
     }
 
 
-def _counts(canon: Any, kept: Any, *, fine: bool) -> dict[str, Any]:
-    orders = (
-        canon.order_id
-        if "order_id" in canon.columns
-        else order_id_expr(canon, fine=fine)
-    )
+def _counts(labelled: Any) -> dict[str, Any]:
+    """The summary's counts in one pass over the staged, labelled lines.
+
+    Every line is there with its rule (null: kept), and ``order_id`` is formed
+    where the data have none, so the raw and the kept figures come from the same
+    scan (``where=`` restricts a reduction to the kept lines).
+    """
+    t = labelled
+    kept = t._rule.isnull()
     metrics = {
-        "invoices": orders.nunique(),
-        "customers": canon.customer_id.nunique(),
-        "first": canon.timestamp.min(),
-        "last": canon.timestamp.max(),
-        "missing_customer": canon.customer_id.isnull().sum(),
+        "invoices": t.order_id.nunique(),
+        "customers": t.customer_id.nunique(),
+        "first": t.timestamp.min(),
+        "last": t.timestamp.max(),
+        "missing_customer": t.customer_id.isnull().sum(),
+        "kept_rows": kept.sum(),
+        "kept_customers": t.customer_id.nunique(where=kept),
+        "kept_orders": t.order_id.nunique(where=kept),
+        "kept_revenue": t.amount.sum(where=kept),
     }
-    if "country" in canon.columns:
-        metrics["countries"] = canon.country.nunique()
-    row = canon.aggregate(**metrics).execute().iloc[0]
-    kept_row = (
-        kept.aggregate(
-            rows=kept.count(),
-            customers=kept.customer_id.nunique(),
-            orders=kept.order_id.nunique(),
-            revenue=kept.amount.sum(),
-        )
-        .execute()
-        .iloc[0]
-    )
+    if "country" in t.columns:
+        metrics["countries"] = t.country.nunique()
+    row = t.aggregate(**metrics).execute().iloc[0]
     return {
         "invoices": int(row["invoices"]),
         "customers": int(row["customers"]),
@@ -161,10 +158,10 @@ def _counts(canon: Any, kept: Any, *, fine: bool) -> dict[str, Any]:
         "first_date": pd.Timestamp(row["first"]).date().isoformat(),
         "last_date": pd.Timestamp(row["last"]).date().isoformat(),
         "rows_missing_customer": int(row["missing_customer"] or 0),
-        "kept_rows": int(kept_row["rows"]),
-        "kept_customers": int(kept_row["customers"]),
-        "kept_orders": int(kept_row["orders"]),
-        "kept_revenue": round(float(kept_row["revenue"] or 0.0), 2),
+        "kept_rows": int(row["kept_rows"] or 0),
+        "kept_customers": int(row["kept_customers"]),
+        "kept_orders": int(row["kept_orders"]),
+        "kept_revenue": round(float(row["kept_revenue"] or 0.0), 2),
     }
 
 
@@ -203,7 +200,7 @@ def on_engine(
             con, result.returns.select(*keep), ctx.artifact("returns.parquet")
         )
         ctx.save_frame("ledger.csv", result.ledger)
-        counts = _counts(read["canon"], result.transactions, fine=read["fine"])
+        counts = _counts(result.labelled)
         returns_rows = int(result.returns.count().execute())
     finally:
         result.close()

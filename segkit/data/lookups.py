@@ -279,7 +279,13 @@ def join_lookups_table(
         )
         small = small.cast({c: "string" for c in small.columns})
         kept = [c for c in table.columns if c not in lookup.provides]
-        key = table[lookup.key].cast("string").strip().re_replace(_ID_NUMBER, r"\1")
+        text = table[lookup.key].cast("string").strip()
+        # re_extract, not a back-reference: DuckDB writes \1 and Spark $1.
+        key = ibis.ifelse(
+            text.re_search(r"^-?[0-9]+\.0+$"),
+            text.re_extract(r"^(-?[0-9]+)\.", 1),
+            text,
+        )
         base = table.select(*kept).mutate(**{key_name: key})
         joined = base.left_join(small, base[key_name] == small[key_name])
         hit = joined[f"{key_name}_right"].notnull()

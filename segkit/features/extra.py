@@ -38,6 +38,7 @@ from segkit.exceptions import SchemaError
 from segkit.features.behaviour import as_table, connect
 
 __all__ = [
+    "pin_mix_levels",
     "compute_config_features",
     "config_features",
     "definitions",
@@ -251,6 +252,26 @@ def config_features(
         out = out.left_join(part, "customer_id").drop("customer_id_right")
     glossary.register_labels(labels(section, names))
     return out, notes
+
+
+def pin_mix_levels(
+    tx: Any, section: FeatureSettings | Mapping[str, Any], *, as_of: Any
+) -> dict[str, list[str]]:
+    """The levels each ``features.mix`` keeps at ``as_of``: {column: levels}.
+
+    The features step pins them (``declared_features.json``) so that every later
+    rebuild -- the validation's features at ``t0``, scoring new customers -- makes
+    the same mix columns the preprocessor and the model were fitted on, even when
+    ``top`` would pick other levels on other dates.
+    """
+    section = FeatureSettings.of(section)
+    if not section.mix:
+        return {}
+    if isinstance(tx, ir.Table):
+        table = tx
+    else:
+        table = as_table(tx, connect("duckdb"))
+    return {spec.column: mix_levels(table, spec, as_of) for spec in section.mix}
 
 
 def labels(

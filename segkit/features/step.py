@@ -25,7 +25,7 @@ from segkit.context import RunContext
 from segkit.data.clean import default_as_of
 from segkit.data.engine import connect_engine, engine_kind
 from segkit.features import build as pure
-from segkit.features import lifecycle, value_features
+from segkit.features import extra, lifecycle, value_features
 
 __all__ = ["build", "run", "resolve_as_of"]
 
@@ -133,9 +133,33 @@ def resolve_as_of(ctx: RunContext) -> dt.date | None:
     return None
 
 
-def _on_spark(ctx: RunContext) -> bool:
-    """Features run on Spark with ``engine: spark`` (CLV features need the lines in pandas)."""
-    return engine_kind(ctx.config) == "spark" and not (
+def _pin_declared(ctx: RunContext, transactions: Any, as_of: Any) -> Any:
+    """The config with the spend-mix levels chosen now, saved for the later steps.
+
+    ``declared_features.json`` holds the levels of each ``features.mix`` and the
+    display names of the declared features; :func:`segkit.context.open_run`
+    applies both in every later notebook (see ``FeatureSettings.with_levels``).
+    """
+    section = ctx.config.features
+    if transactions is None or not (section.mix or section.extra):
+        return ctx.config
+    when = as_of or default_as_of(transactions)
+    pinned = extra.pin_mix_levels(transactions, section, as_of=when)
+    pinned_section = section.with_levels(pinned)
+    names: dict[str, str] = {}
+    for spec in pinned_section.mix:
+        columns = extra.mix_columns(spec, list(spec.levels))
+        names.update({k: v or "other levels" for k, v in columns.items()})
+    ctx.save_json(
+        "declared_features.json",
+        {"mix_levels": pinned, "labels": extra.labels(pinned_section, names)},
+    )
+    return ctx.config.model_copy(update={"features": pinned_section})
+
+
+def _on_engine(ctx: RunContext) -> bool:
+    """Features run on the config's engine (CLV features read the lines in pandas)."""
+    return engine_kind(ctx.config) != "pandas" and not (
         value_features.uses_value_features(ctx.config)
     )
 
@@ -152,13 +176,15 @@ def run(ctx: RunContext) -> dict[str, Any]:
         if "customer_id" in customers.columns:
             customers = customers.set_index("customer_id")
     as_of = resolve_as_of(ctx)
-    if transactions is not None and _on_spark(ctx):
-        # The lines are read and described by Spark, like every other data pass.
+    if transactions is not None and _on_engine(ctx):
+        # The lines are described where the data step ran (its memory limit and
+        # spill folder on DuckDB; Spark's executors with engine: spark).
         con = connect_engine(ctx.config)
         transactions = con.read_parquet(str(transactions))
         if returns is not None:
             returns = con.read_parquet(str(returns))
-    result = build(ctx.config, transactions, returns, customers, as_of=as_of)
+    config = _pin_declared(ctx, transactions, as_of)
+    result = build(config, transactions, returns, customers, as_of=as_of)
     ctx.save_frame("features.parquet", result["features"])
     describe = pure.describe_only_attributes(
         ctx.config, customers, as_of=as_of, index=result["features"].index

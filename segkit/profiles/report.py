@@ -88,6 +88,7 @@ def profile_artifacts(ctx: RunContext) -> dict[str, Any]:
     for key, name in (
         ("claims", "name_claims.csv"),
         ("lifecycle", "lifecycle_mix.csv"),
+        ("described", "attributes_describe.csv"),
     ):
         out[key] = ctx.load_frame(name) if ctx.has(name) else None
     out["config"] = ctx.config
@@ -310,6 +311,40 @@ def lifecycle_mix_table(mix: pd.DataFrame | None) -> pd.DataFrame:
         if column in mix.columns:
             out[f"% {state.replace('_', ' ')}"] = (100 * mix[column]).round(1)
     out["recent buyers (profiles.recent_days)"] = mix["recent_customers"]
+    return Table(out.reset_index(drop=True))
+
+
+def described_attributes_table(
+    described: pd.DataFrame | None, names: Mapping[int, str]
+) -> pd.DataFrame:
+    """Attributes only part of the base has, per segment, over the members with a row.
+
+    ``attributes_describe.csv`` exists when the customers table covers fewer
+    customers than ``customers.min_coverage``: its attributes then never formed the
+    segments and nobody's value was filled in; each value is the mean (or the
+    level's share, in %) over the covered members, beside all covered customers.
+    """
+    if described is None or described.empty:
+        return Note(
+            "No attribute is shown for part of the base only: either the customers "
+            "table covers enough customers to cluster on (customers.min_coverage) "
+            "or there is none."
+        )
+    share = described["level"].fillna("").astype("str") != ""
+    scale = share.map({True: 100.0, False: 1.0})
+    out = pd.DataFrame(
+        {
+            "segment": [_name(int(s), names) for s in described["segment"]],
+            "attribute": [display_name(a) for a in described["attribute"]],
+            "level": described["level"].fillna("").astype("str"),
+            "members with a row": [
+                f"{int(c):,} of {int(m):,}"
+                for c, m in zip(described["covered"], described["members"], strict=True)
+            ],
+            "segment value (mean or %)": (described["value"] * scale).round(2),
+            "all covered customers": (described["overall"] * scale).round(2),
+        }
+    )
     return Table(out.reset_index(drop=True))
 
 

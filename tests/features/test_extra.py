@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
 import pandas as pd
 import pytest
@@ -116,3 +118,39 @@ def test_declared_features_reach_the_features_with_definitions_and_names(
         "Discounts over sales.",
     )
     assert glossary.display_name("discount_share") == "Discount share"
+
+
+def test_mix_levels_are_pinned_for_every_later_step_and_rebuild(tmp_path):
+    header, *lines = TINY_CSV.splitlines()
+    (tmp_path / "tx.csv").write_text("\n".join([header, *lines]) + "\n")
+    columns = dict(TINY_COLUMNS)
+    body = {
+        "name": "pinned",
+        "transactions": {"path": "tx.csv", "columns": columns},
+        "as_of": "2021-04-02",
+        "seed": 0,
+        "features": {"mix": [{"column": "product_id", "top": 1}]},
+    }
+    config = write_config(tmp_path, body)
+    ctx = open_run(config, tmp_path / "run")
+    assert ctx.config.features.mix[0].levels == []
+    ctx.run_step("data")
+    ctx.run_step("features")
+    pinned = ctx.load_json("declared_features.json")["mix_levels"]["product_id"]
+    assert len(pinned) == 1
+    later = open_run(config, tmp_path / "run")  # the next notebook's kernel
+    assert later.config.features.mix[0].levels == pinned
+    # A rebuild at an earlier date makes the same mix columns, whatever sold then.
+    from segkit.features.step import build
+
+    early = build(
+        later.config,
+        later.artifact("transactions.parquet"),
+        None,
+        None,
+        as_of=dt.date(2021, 2, 2),
+    )["features"]
+    now = ctx.load_frame("features.parquet")
+    assert [c for c in early if c.startswith("mix_")] == [
+        c for c in now if c.startswith("mix_")
+    ]
