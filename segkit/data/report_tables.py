@@ -131,6 +131,7 @@ def provenance_table(summary: Mapping[str, Any] | None) -> pd.DataFrame:
         "last_date": "last order date",
         "as_of": "analysis date (as_of)",
         "as_of_source": "analysis date taken from",
+        "engine": "read, cleaned and counted by",
         "customers_file": "customers file",
         "customers_sha256": "customers file SHA-256",
         "customers_rows": "customers rows read",
@@ -147,8 +148,16 @@ def provenance_table(summary: Mapping[str, Any] | None) -> pd.DataFrame:
             value = ", ".join(map(str, value)) if value else "none"
         elif key == "as_of_source" and value == "config":
             value = "the configuration (as_of)"
+        elif key == "engine":
+            value = _ENGINE_WORDS.get(str(value), str(value))
         rows.append({"item": label, "value": _count(value)})
     return Table(rows, columns=["item", "value"]).set_index("item")
+
+
+_ENGINE_WORDS = {
+    "duckdb": "DuckDB, out of core (engine: duckdb)",
+    "spark": "Spark (engine: spark)",
+}
 
 
 def _profile(profile: pd.DataFrame) -> pd.DataFrame:

@@ -62,10 +62,11 @@ preprocessing) are what the segments are formed on.'
 _COVERAGE = re.compile(r"of ([\d,]+) customers with transactions \(([\d.]+)%\)")
 
 
-def coverage_note(notes: pd.DataFrame | None) -> Note:
+def coverage_note(notes: pd.DataFrame | None) -> Note | None:
     """One sentence on how much of the base the customers table covers and what
     that decided (the ``customers table coverage`` row of ``preprocess_notes.csv``,
-    written by :func:`segkit.features.build.customer_features`).
+    written by :func:`segkit.features.build.customer_features`); None, so the page
+    shows nothing, without a customers table beside transactions.
 
     >>> notes = pd.DataFrame([{"source": "features",
     ...     "rule": "customers table coverage", "count": 3, "detail":
@@ -75,11 +76,8 @@ def coverage_note(notes: pd.DataFrame | None) -> Note:
     'The customers table covers 3 of 10 customers with transactions (30.0 %), below'
     """
     rows = None if notes is None else notes[notes["rule"] == "customers table coverage"]
-    if rows is None or rows.empty:
-        return Note(
-            "No coverage check: the run has no customers table with attributes, or "
-            "no transactions to measure its coverage against."
-        )
+    if rows is None or rows.empty:  # no customers table beside transactions
+        return None
     row = rows.iloc[0]
     found = _COVERAGE.search(str(row["detail"]))
     total, share = (found.group(1), found.group(2)) if found else ("?", "?")

@@ -314,22 +314,33 @@ def lifecycle_mix_table(mix: pd.DataFrame | None) -> pd.DataFrame:
     return Table(out.reset_index(drop=True))
 
 
+class _Titled:
+    """A table with its heading and one paragraph, shown only when it applies."""
+
+    def __init__(self, title: str, text: str, table: Table) -> None:
+        self.title, self.text, self.table = title, text, table
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<h3>{html.escape(self.title)}</h3><p>{html.escape(self.text)}</p>" + (
+            self.table._repr_html_() or ""
+        )
+
+
 def described_attributes_table(
     described: pd.DataFrame | None, names: Mapping[int, str]
-) -> pd.DataFrame:
+) -> _Titled | None:
     """Attributes only part of the base has, per segment, over the members with a row.
 
     ``attributes_describe.csv`` exists when the customers table covers fewer
     customers than ``customers.min_coverage``: its attributes then never formed the
     segments and nobody's value was filled in; each value is the mean (or the
     level's share, in %) over the covered members, beside all covered customers.
+    None (nothing on the page) when every attribute could cluster or there is none.
     """
     if described is None or described.empty:
-        return Note(
-            "No attribute is shown for part of the base only: either the customers "
-            "table covers enough customers to cluster on (customers.min_coverage) "
-            "or there is none."
-        )
+        return None
     share = described["level"].fillna("").astype("str") != ""
     scale = share.map({True: 100.0, False: 1.0})
     out = pd.DataFrame(
@@ -345,7 +356,16 @@ def described_attributes_table(
             "all covered customers": (described["overall"] * scale).round(2),
         }
     )
-    return Table(out.reset_index(drop=True))
+    return _Titled(
+        "Attributes that only part of the customers have",
+        "The customers table covers fewer customers than customers.min_coverage "
+        "(notebook 02 gives the coverage), so its attributes never formed the "
+        "segments and no missing value was filled in. They describe the segments "
+        "here: each value is the mean, or the level's share in %, over the members "
+        "that have a row, beside all covered customers. Read 'members with a row' "
+        "first: a value over a handful of members says little.",
+        Table(out.reset_index(drop=True)),
+    )
 
 
 def rules_table(rules: Mapping[str, Any]) -> pd.DataFrame:

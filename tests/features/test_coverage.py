@@ -118,3 +118,25 @@ def test_describe_only_attributes_profile_segments_over_the_covered_members():
     assert table.loc[(1, "income", ""), ["members", "covered"]].tolist() == [3, 1]
     assert table.loc[(1, "region", "South"), "value"] == 1.0
     assert table.loc[(0, "region", "North"), "overall"] == pytest.approx(1 / 3)
+
+
+def test_the_05_table_of_partial_attributes_shows_its_base_or_nothing():
+    from segkit.profiles.report import described_attributes_table
+
+    assert described_attributes_table(None, {}) is None
+    described = pd.DataFrame(
+        {
+            "segment": [0, 1],
+            "attribute": ["Income", "Education"],
+            "level": [None, "PhD"],
+            "members": [5, 4],
+            "covered": [2, 1],
+            "value": [51000.0, 1.0],
+            "overall": [48000.0, 0.25],
+        }
+    )
+    page = described_attributes_table(described, {0: "Loyal", 1: "New"})._repr_html_()
+    assert "Attributes that only part of the customers have" in page
+    assert "2 of 5" in page and "1 of 4" in page
+    assert "Loyal" in page and "New" in page
+    assert "100" in page and "25" in page  # the level's share in %, not a fraction
