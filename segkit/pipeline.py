@@ -52,6 +52,7 @@ __all__ = [
     "STEP_SECTIONS",
     "STEP_DEPENDS",
     "ensure",
+    "reuse_step",
     "run_step",
     "step_done",
     "step_fingerprint",
@@ -315,6 +316,17 @@ def _reuse(ctx: RunContext, step: str) -> bool:
     _write_marker(ctx, step, record)
     logger.info("step %s reused from run %s", step, cached.get("computed_in"))
     return True
+
+
+def reuse_step(ctx: RunContext, step: str) -> bool:
+    """Copy ``step``'s artifacts from the step cache if its fingerprint is there.
+
+    What the report runner does before the notebooks start, so that the notebooks
+    of reused steps can run side by side; False when the step must be computed
+    (or reuse is off: scratch folders, ``SEGKIT_FRESH=1``, ``profile``).
+    """
+    _check(step)
+    return step_done(ctx, step) or _reuse(ctx, step)
 
 
 def run_or_reuse(ctx: RunContext, step: str) -> dict:

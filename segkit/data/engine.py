@@ -161,6 +161,10 @@ def connect_engine(config: Any) -> Any:
     # Insertion order is what makes one-thread runs byte-identical; at scale with
     # several threads it only costs memory.
     con.raw_sql(f"SET preserve_insertion_order = {str(settings.threads == 1).lower()}")
+    try:  # a progress bar would be noise in a script's output
+        con.raw_sql("SET enable_progress_bar = false")
+    except Exception:  # DuckDB refuses the setting inside Jupyter
+        pass
     return con
 
 

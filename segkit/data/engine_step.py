@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from ibis.expr.datatypes import Decimal
 
 from segkit.context import RunContext
 from segkit.data import quality
@@ -146,7 +147,7 @@ def _counts(labelled: Any) -> dict[str, Any]:
         "kept_rows": kept.sum(),
         "kept_customers": t.customer_id.nunique(where=kept),
         "kept_orders": t.order_id.nunique(where=kept),
-        "kept_revenue": t.amount.sum(where=kept),
+        "kept_revenue": t.amount.cast(Decimal(38, 6)).sum(where=kept).cast("float64"),
     }
     if "country" in t.columns:
         metrics["countries"] = t.country.nunique()

@@ -8,7 +8,10 @@ kept in ``<run>/notebooks/`` and exported to ``<run>/NN-name.html`` (code hidden
 A notebook that fails keeps its executed copy with the error and its HTML; the
 notebooks after it are marked ``skipped``. Steps whose inputs are unchanged are
 reused from the step cache (:mod:`segkit.reuse`); ``fresh=True`` (``segkit report
---fresh``) sets ``SEGKIT_FRESH=1`` for the kernels, which turns reuse off. The
+--fresh``) sets ``SEGKIT_FRESH=1`` for the kernels, which turns reuse off. Before
+the notebooks start, the reusable steps are copied in, and the notebooks that then
+only read (every one on a warm rerun) run side by side, one kernel per core
+(:mod:`segkit.runner.schedule`; the manifest's ``parallel`` lists them). The
 manifest's ``steps`` says per step whether it was computed or reused, and from
 which run. ``manifest.json`` and ``index.html``
 are written at the start (status ``running``) and again at the end.
@@ -27,6 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ from segkit.runner.preflight import (
     find_notebooks,
     resolve_kernel,
 )
+from segkit.runner.schedule import parallel_batch, restore_reusable, workers
 
 __all__ = [
     "NOTEBOOK_PATTERN",
@@ -177,10 +182,6 @@ def _execute(
     import papermill
 
     start = time.perf_counter()
-    # The kernel inherits this process's environment: SEGKIT_QUIET=1 turns progress
-    # bars off (they would land as stderr noise in the executed notebooks).
-    previous = os.environ.get("SEGKIT_QUIET")
-    os.environ["SEGKIT_QUIET"] = "1"
     try:
         papermill.execute_notebook(
             str(nb.source),
@@ -202,10 +203,6 @@ def _execute(
         logger.debug("notebook %s failed: %s", nb.name, nb.error, exc_info=True)
     finally:
         nb.seconds = round(time.perf_counter() - start, 2)
-        if previous is None:
-            os.environ.pop("SEGKIT_QUIET", None)
-        else:
-            os.environ["SEGKIT_QUIET"] = previous
 
 
 def _jsonable(value: Any) -> Any:
@@ -310,41 +307,56 @@ def run_report(
     write_index(run_dir, manifest)
     logger.info("run folder %s, kernel %s", run_dir, kernel)
 
-    stopped = False
-    # The kernels inherit this process's environment (see _execute).
-    previous_fresh = os.environ.get(FRESH_ENV)
+    # The kernels inherit this process's environment: SEGKIT_FRESH=1 turns reuse
+    # off, SEGKIT_QUIET=1 progress bars (they would be stderr noise in the pages).
+    previous_env = {k: os.environ.get(k) for k in (FRESH_ENV, "SEGKIT_QUIET")}
     if fresh:
         os.environ[FRESH_ENV] = "1"
+    os.environ["SEGKIT_QUIET"] = "1"
+
+    def one(nb: NotebookResult) -> None:
+        target = run_dir / "notebooks" / f"{nb.name}.ipynb"
+        try:
+            _execute(
+                nb,
+                target,
+                parameters=parameters,
+                kernel=kernel,
+                cwd=folder,
+                timeout=config.report.timeout,
+            )
+        except KeyboardInterrupt:
+            nb.status, nb.error = "failed", "interrupted (Ctrl-C)"
+            raise
+        finally:
+            _finish_notebook(nb, run_dir, config.name)
+        line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
+        _say(progress, line + (f"  {nb.error}" if nb.error else ""))
+
     try:
+        restored = restore_reusable(config, run_dir)
+        together = set(parallel_batch([nb.name for nb in results], restored))
+        manifest["parallel"] = sorted(together)
+        if together:  # reused steps: their notebooks only read, so run them at once
+            batch = [nb for nb in results if nb.name in together]
+            with ThreadPoolExecutor(max_workers=workers(len(batch))) as pool:
+                list(pool.map(one, batch))
+        stopped = any(nb.status == "failed" for nb in results)
         for nb in results:
+            if nb.name in together:
+                continue
             if stopped:
                 nb.status = "skipped"
                 _say(progress, f"[skipped] {nb.name}")
                 continue
-            target = run_dir / "notebooks" / f"{nb.name}.ipynb"
-            try:
-                _execute(
-                    nb,
-                    target,
-                    parameters=parameters,
-                    kernel=kernel,
-                    cwd=folder,
-                    timeout=config.report.timeout,
-                )
-            except KeyboardInterrupt:
-                nb.status, nb.error = "failed", "interrupted (Ctrl-C)"
-                raise
-            finally:
-                _finish_notebook(nb, run_dir, config.name)
+            one(nb)
             stopped = nb.status != "ok"
-            line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
-            _say(progress, line + (f"  {nb.error}" if nb.error else ""))
     finally:
-        if fresh:
-            if previous_fresh is None:
-                os.environ.pop(FRESH_ENV, None)
+        for key, value in previous_env.items():
+            if value is None:
+                os.environ.pop(key, None)
             else:
-                os.environ[FRESH_ENV] = previous_fresh
+                os.environ[key] = value
         for nb in results:
             if nb.status == "pending":
                 nb.status = "skipped"
