@@ -294,3 +294,59 @@ def test_engine_section_accepts_a_bare_kind(tmp_path):
     assert "engine" not in json.loads(
         (tmp_path / "run" / "artifacts" / "data_summary.json").read_text()
     )
+
+
+def _engine_config(tmp_path, path, **transactions):
+    body = {
+        "name": "bad",
+        "transactions": {"path": path, "columns": dict(EDGE_COLUMNS), **transactions},
+        "as_of": "2021-04-01",
+        "quality": {"min_customers": 1},
+    }
+    return write_config(tmp_path, body)
+
+
+def test_a_source_mixing_csv_and_parquet_is_refused_with_the_fix(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_text(EDGE_CSV)
+    pd.read_csv(pd.io.common.StringIO(EDGE_CSV), dtype=str).to_parquet(
+        folder / "b.parquet"
+    )
+    ctx = open_run(_engine_config(tmp_path, "mixed"), tmp_path / "run")
+    with pytest.raises(
+        SegkitError, match=r"mixes \['csv', 'parquet'\] files.*one format"
+    ):
+        ctx.run_step("data")
+
+
+def test_a_wrong_separator_is_named_on_the_engine(tmp_path):
+    (tmp_path / "semi.csv").write_text(EDGE_CSV.replace(",", ";"))
+    ctx = open_run(
+        _engine_config(tmp_path, "semi.csv", read={"sep": ","}), tmp_path / "run"
+    )
+    with pytest.raises(
+        SchemaError, match=r"semi.csv was read into one column.*read.sep"
+    ):
+        ctx.run_step("data")
+
+
+def test_an_extra_column_missing_from_the_file_is_named(tmp_path):
+    (tmp_path / "edge.csv").write_text(EDGE_CSV)
+    ctx = open_run(
+        _engine_config(tmp_path, "edge.csv", extra=["Discount"]), tmp_path / "run"
+    )
+    with pytest.raises(
+        SchemaError, match=r"\['Discount'\].*transactions.extra.*not found"
+    ):
+        ctx.run_step("data")
+
+
+def test_an_empty_file_in_a_folder_is_named(tmp_path):
+    folder = tmp_path / "days"
+    folder.mkdir()
+    (folder / "a.csv").write_text(EDGE_CSV)
+    (folder / "b.csv").write_text("")
+    ctx = open_run(_engine_config(tmp_path, "days"), tmp_path / "run")
+    with pytest.raises(SegkitError, match=r"b.csv is empty \(0 bytes\)"):
+        ctx.run_step("data")
