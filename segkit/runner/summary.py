@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "parallel_note",
     "build_summary",
     "count",
     "coverage_sentence",
@@ -421,6 +422,17 @@ def reuse_sentence(steps: Mapping[str, Mapping[str, Any]] | None) -> str | None:
     return text + " (inputs unchanged; segkit report --fresh recomputes all)."
 
 
+def parallel_note(sentence: str | None, parallel: Any) -> str | None:
+    """The reuse line plus which notebooks ran side by side (their seconds overlap)."""
+    if not sentence or not parallel:
+        return sentence
+    names = ", ".join(str(p).split("-", 1)[0] for p in parallel)
+    return (
+        f"{sentence} Notebooks {names} only read copied steps, so they ran side by "
+        "side: their seconds overlap and add up to more than the run's."
+    )
+
+
 def build_summary(
     run_dir: str | Path,
     manifest: Mapping[str, Any] | None = None,
@@ -527,5 +539,7 @@ def build_summary(
         "customers": None if segments_doc is None else segments_doc.get("customers"),
         "missing": missing,
         "exports": str(exports_dir.resolve()) if exports_dir.exists() else None,
-        "reuse": reuse_sentence(manifest.get("steps")),
+        "reuse": parallel_note(
+            reuse_sentence(manifest.get("steps")), manifest.get("parallel")
+        ),
     }

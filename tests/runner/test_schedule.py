@@ -81,3 +81,15 @@ def test_a_warm_report_runs_the_notebooks_together_with_the_same_segments(tmp_pa
     ]
     columns = ["customer_id", "segment_id", "segment_name"]
     assert read[0][columns].equals(read[1][columns])
+
+
+def test_the_index_says_which_notebooks_ran_side_by_side():
+    from segkit.runner.summary import parallel_note
+
+    line = "Reused from run 2026-12-01: data (inputs unchanged)."
+    assert parallel_note(line, []) == line
+    assert parallel_note(None, NAMES) is None
+    text = parallel_note(line, NAMES[:3])
+    assert (
+        text.startswith(line) and "Notebooks 01, 02, 03 only read copied steps" in text
+    )
