@@ -39,16 +39,7 @@ C1003,A1,Mug,-1,2021-01-07 09:00:00,3.5,11.0,UK
 1009,A4,Bowl,2,2021-05-01 08:00:00,12.25,13.0,UK
 1010,A1,Mug,1,2021-03-02 11:30:00,3.5,14,DE
 """
-EDGE_COLUMNS = {
-    "customer_id": "CustomerID",
-    "order_id": "InvoiceNo",
-    "timestamp": "InvoiceDate",
-    "quantity": "Quantity",
-    "unit_price": "UnitPrice",
-    "product_id": "StockCode",
-    "description": "Description",
-    "country": "Country",
-}
+EDGE_COLUMNS = TINY_COLUMNS  # same header as the tiny fixture
 
 
 def _runs(config, tmp_path, overrides=(), steps=("data",)):

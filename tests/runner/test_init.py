@@ -17,21 +17,11 @@ from segkit.pipeline import ensure
 from segkit.runner.cli import main
 from segkit.runner.init_config import SAMPLE_ROWS, init_config, slugify
 from segkit.runner.init_guess import guess_customers, guess_transactions
-from tests.conftest import ROOT
+from tests.conftest import PERSONALITY, ROOT, TINY_COLUMNS
 
 RETAIL = ROOT / "data" / "raw" / "online_retail.csv.gz"
 FIXTURE = ROOT / "tests" / "fixtures" / "retail_small.csv.gz"
-PERSONALITY = Path("/work/shared/data/customer_personality/marketing_campaign.csv")
-RETAIL_ROLES = {
-    "customer_id": "CustomerID",
-    "order_id": "InvoiceNo",
-    "timestamp": "InvoiceDate",
-    "quantity": "Quantity",
-    "unit_price": "UnitPrice",
-    "product_id": "StockCode",
-    "description": "Description",
-    "country": "Country",
-}
+RETAIL_ROLES = TINY_COLUMNS  # the retail files' roles, as the shared fixtures map them
 
 
 def _written(result) -> dict:
