@@ -59,6 +59,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from treepeak import watch
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("data", "features", "fit", "assign")
 #: the generated period; ``as_of`` leaves its last month for the after_as_of rule
@@ -442,8 +444,6 @@ def _worker(args: argparse.Namespace) -> int:
 
 def run_stage(stage: str, extra: list[str], timeout: float) -> dict:
     """Run one stage in a subprocess; wall seconds and the tree's peak RSS."""
-    import psutil
-
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", stage]
     env = {
         **os.environ,
@@ -461,33 +461,11 @@ def run_stage(stage: str, extra: list[str], timeout: float) -> dict:
         cwd=ROOT,
         env=env,
     )
-    root, peak, timed_out = psutil.Process(proc.pid), 0, False
-    while proc.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            break
-        rss = 0
-        for p in tree:
-            try:
-                rss += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-        peak = max(peak, rss)
-        if time.perf_counter() - start > timeout:
-            for p in reversed(tree):
-                try:
-                    p.kill()
-                except psutil.NoSuchProcess:
-                    pass
-            timed_out = True
-            break
-        time.sleep(0.1)
-    proc.wait()
+    peak_mb, timed_out = watch(proc, timeout)
     seconds = time.perf_counter() - start
     log.seek(0)
     text = log.read()
-    out: dict = {"seconds": seconds, "peak_mb": peak / 2**20, "load": load}
+    out: dict = {"seconds": seconds, "peak_mb": peak_mb, "load": load}
     lines = [x for x in text.splitlines() if x.startswith("SCALE-RESULT ")]
     if proc.returncode == 0 and lines:
         out.update(json.loads(lines[-1].removeprefix("SCALE-RESULT ")))

@@ -210,7 +210,7 @@ class ClusteringSettings(Section):
     n_init: Int = Field(10, ge=1, description="k-means restarts")
     gmm_n_init: Int = Field(3, ge=1, description="Gaussian-mixture EM restarts")
     n_jobs: Int = Field(
-        0, ge=-1, description="parallel fits: 0 auto (cores from 20k rows), -1 cores"
+        0, ge=-1, description="parallel fits: 0 auto (cores from 2,000 rows), -1 cores"
     )
     dbcv_sample: Int = Field(3000, ge=2, description="DBCV sample (quadratic memory)")
     max_noise_share: Share = Field(0.25, description="HDBSCAN noise above: ineligible")

@@ -248,15 +248,21 @@ def _check(step: str) -> None:
 
 
 def _write_marker(ctx: RunContext, step: str, record: Mapping[str, Any]) -> None:
-    _marker(ctx, step).write_text(
-        json.dumps(record, indent=2, default=str), encoding="utf-8"
-    )
+    # Written whole, then renamed: the report runner starts the notebooks that
+    # read a step when its marker appears (segkit.runner.schedule).
+    marker = _marker(ctx, step)
+    partial = marker.with_name(f".{marker.name}.partial")
+    partial.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    partial.replace(marker)
 
 
 def run_step(ctx: RunContext, step: str) -> dict:
-    """Run ``step`` now (earlier steps only if they have not run) and mark it done.
+    """Run ``step`` now (the steps it depends on only if they have not run) and
+    mark it done.
 
-    The earlier steps go through :func:`ensure` (so they may be reused); this step
+    The steps in :data:`STEP_DEPENDS` go through :func:`ensure` (so they may be
+    reused); steps it does not read are left alone, so 03 can compare while
+    another kernel still computes ``value``. This step
     is always computed. In a report run folder its files and marker are then stored
     in the step cache (also under ``--fresh``: the newest computation wins).
 
@@ -268,7 +274,7 @@ def run_step(ctx: RunContext, step: str) -> dict:
         (run id) and ``reused_from`` (None).
     """
     _check(step)
-    for earlier in STEPS[: STEPS.index(step)]:
+    for earlier in STEP_DEPENDS[step]:
         ensure(ctx, earlier)
     module = importlib.import_module(STEP_MODULES[step])
     before = reuse.snapshot(ctx.artifacts)
@@ -344,7 +350,7 @@ def run_or_reuse(ctx: RunContext, step: str) -> dict:
         The step's marker (see :func:`run_step`; ``reused_from`` set when reused).
     """
     _check(step)
-    for earlier in STEPS[: STEPS.index(step)]:
+    for earlier in STEP_DEPENDS[step]:
         ensure(ctx, earlier)
     if _reuse(ctx, step):
         return json.loads(_marker(ctx, step).read_text(encoding="utf-8"))
@@ -361,7 +367,7 @@ def ensure(ctx: RunContext, step: str) -> None:
     _check(step)
     if step_done(ctx, step):
         return
-    for earlier in STEPS[: STEPS.index(step)]:
+    for earlier in STEP_DEPENDS[step]:
         ensure(ctx, earlier)
     if not _reuse(ctx, step):
         run_step(ctx, step)

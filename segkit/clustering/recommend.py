@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit.clustering.compare import candidate_id, parse_candidate
+from segkit.clustering.compare import candidate_id, parse_candidate, resolve_jobs
 from segkit.clustering.recommend_text import (
     BIC_MARGIN,
     describe_candidate,
@@ -552,9 +552,8 @@ def select(
         make_model=make_model,
         settings=s,
         seed=seed,
-        # the finalists' refits draw at most refit_sample rows: auto (0) stays
-        # serial (a worker would compile UMAP's numba code again for little work)
-        n_jobs=ClusteringSettings.of(clustering).n_jobs or 1,
+        # auto (0) as in the comparison: parallel from PARALLEL_ROWS customers on
+        n_jobs=resolve_jobs(ClusteringSettings.of(clustering).n_jobs, len(matrix)),
     )
     ks = sorted({int(k) for k in screened.loc[screened["finalist"], "n_segments"]})
     null = (

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import sys
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
 from segkit.clustering.sampling import stratified_sample
@@ -44,6 +46,7 @@ from segkit.exceptions import ConfigError
 __all__ = [
     "REPRESENTATIONS",
     "Reducer",
+    "ExactNeighbors",
     "make_reducer",
     "import_umap",
     "numba_cache_dir",
@@ -80,8 +83,6 @@ def import_umap() -> Any:
 
             numba_config.reload_config()
         logger.info("importing umap (numba cache: %s)", folder)
-    import warnings
-
     # pynndescent's nn_descent cannot be cached by numba (dynamic globals); numba
     # says so on every first call, which is noise on a report page.
     warnings.filterwarnings("ignore", message="Cannot cache compiled function")
@@ -114,6 +115,37 @@ def _cache_numba_functions() -> None:
                     value.enable_caching()
                 except Exception as exc:
                     logger.debug("numba cache not enabled for %s: %s", value, exc)
+
+
+class ExactNeighbors:
+    """UMAP's nearest-neighbour search index, exact, from scikit-learn's trees.
+
+    UMAP finds neighbours with pynndescent's NN-descent, whose numba functions take
+    the distance function as an argument, which numba cannot cache on disk: every
+    new process compiled them again (measured here: 11 s of a 16 s first UMAP fit,
+    paid by every notebook kernel and every parallel worker that fits a UMAP). The
+    exact Euclidean neighbours from :class:`sklearn.neighbors.NearestNeighbors`
+    take milliseconds at these sizes, need no compiling, and are what NN-descent
+    approximates. UMAP is given them as ``precomputed_knn`` and keeps this object
+    as its search index: ``UMAP.transform`` calls only :meth:`query` (and reads
+    ``_angular_trees``), so new customers are placed by exact neighbours as well.
+    """
+
+    _angular_trees = False  # read by UMAP.transform (Euclidean: not angular)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._tree = NearestNeighbors().fit(np.asarray(values, dtype=np.float64))
+
+    def query(
+        self, X: np.ndarray, k: int, epsilon: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (int32) and distances (float32) of the ``k`` nearest fitted rows.
+
+        A fitted row is its own first neighbour (distance 0), as UMAP expects.
+        ``epsilon`` (NN-descent's search slack) does not apply to an exact search.
+        """
+        dists, indices = self._tree.kneighbors(np.asarray(X, dtype=np.float64), k)
+        return indices.astype(np.int32), dists.astype(np.float32)
 
 
 class _UmapMemo:
@@ -247,20 +279,25 @@ class Reducer(TransformerMixin, BaseEstimator):
         def make() -> Any:
             umap = import_umap()
             neighbors = int(min(self.umap_neighbors, max(2, values.shape[0] - 1)))
-            return umap.UMAP(
-                n_components=int(self.umap_components),
-                n_neighbors=neighbors,
-                min_dist=0.0,
-                random_state=self.random_state,
-                n_jobs=1,  # a fixed seed makes UMAP single-threaded anyway
-                # Below 4,096 rows UMAP otherwise computes all pairwise distances
-                # through sklearn with its numba metric as a Python callable: one
-                # interpreted call per pair, 25 s for the 2,000-row refits here.
-                # NN-descent (what it uses above 4,096 rows anyway) takes < 1 s and
-                # its neighbours are near-exact at these sizes; one kNN method for
-                # every size also keeps refits and the full fit comparable.
-                force_approximation_algorithm=True,
-            ).fit(values)
+            index = ExactNeighbors(values)
+            knn = index.query(values, neighbors)
+            with warnings.catch_warnings():
+                # ExactNeighbors is not an NNDescent; UMAP warns that transform
+                # will be unavailable, which is not so (it calls only query()).
+                warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+                return umap.UMAP(
+                    n_components=int(self.umap_components),
+                    n_neighbors=neighbors,
+                    min_dist=0.0,
+                    random_state=self.random_state,
+                    n_jobs=1,  # a fixed seed makes UMAP single-threaded anyway
+                    # The neighbours come from ExactNeighbors at every size; this
+                    # keeps UMAP on its graph path below 4,096 rows too, instead of
+                    # its all-pairs distances through a numba metric called from
+                    # Python (25 s for the 2,000-row refits here).
+                    force_approximation_algorithm=True,
+                    precomputed_knn=(*knn, index),
+                ).fit(values)
 
         self.memo_key_ = None
         if not _UMAP_MEMO.usable(values):

@@ -26,6 +26,7 @@ Refits cost far more, so they are spent only where they decide:
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -268,9 +269,11 @@ def assess(
     seed : int
         Seed of every sample, split and refit.
     n_jobs : int
-        Processes (joblib; -1: all cores). The finalists are grouped by
-        representation, one group per task, so the UMAP finalists of a group share
-        their refits' UMAP fits (:class:`~segkit.clustering.reduce.Reducer` memo).
+        Processes (joblib; -1: all cores). Serially the finalists of one
+        representation share their refits' UMAP fits (the
+        :class:`~segkit.clustering.reduce.Reducer` memo); in parallel each task is
+        one split or one chunk of bootstrap draws for all the finalists of a
+        representation (:mod:`segkit.clustering.refits`), so they still share them.
         Every refit is seeded, so the table does not depend on ``n_jobs``.
 
     Returns
@@ -286,19 +289,18 @@ def assess(
     groups: dict[str, list[str]] = {}
     for candidate in candidates:
         groups.setdefault(parse_candidate(candidate)[1], []).append(candidate)
-    if n_jobs == 1 or len(groups) < 2:
+    if n_jobs == 1 or not candidates:
         found = [
             _assess_group(group, make_model, data, settings, seed)
             for group in groups.values()
         ]
+        by_candidate = {row["candidate"]: row for rows in found for row in rows}
     else:
-        from joblib import Parallel, delayed
+        from segkit.clustering.refits import assess_parallel
 
-        found = Parallel(n_jobs=min(len(groups), n_jobs) if n_jobs > 0 else n_jobs)(
-            delayed(_assess_group)(group, make_model, data, settings, seed)
-            for group in groups.values()
+        by_candidate = assess_parallel(
+            list(groups.values()), make_model, data, settings, seed, n_jobs=n_jobs
         )
-    by_candidate = {row["candidate"]: row for rows in found for row in rows}
     return pd.DataFrame([by_candidate[c] for c in candidates], columns=ASSESS_COLUMNS)
 
 
@@ -334,12 +336,32 @@ def _assess_one(
     except (ValueError, DataError) as exc:  # e.g. a half with fewer rows than k
         logger.info("prediction strength failed for %s: %s", candidate, exc)
         folds = np.full((1, 2), np.nan)
+    row = ps_row(candidate, folds, settings)
+    if ps_passed(row, settings):
+        result = bootstrap_stability(
+            model,
+            data,
+            n_boot=settings.jaccard_refits,
+            sample_size=settings.refit_sample,
+            random_state=seed,
+        )
+        row = with_bootstrap(row, result, settings)
+    return row
+
+
+def ps_row(
+    candidate: str, folds: np.ndarray, settings: SelectionSettings
+) -> dict[str, Any]:
+    """A candidate's assessment row from its prediction-strength folds alone."""
     values = folds[np.isfinite(folds)]
-    splits = np.nanmean(np.where(np.isfinite(folds), folds, np.nan), axis=1)
+    with warnings.catch_warnings():  # a split with no finite fold: NaN, dropped
+        warnings.simplefilter("ignore", RuntimeWarning)
+        splits = np.nanmean(np.where(np.isfinite(folds), folds, np.nan), axis=1)
     splits = splits[np.isfinite(splits)]
     mean = float(values.mean()) if len(values) else float("nan")
     se = float(splits.std(ddof=1) / np.sqrt(len(splits))) if len(splits) > 1 else 0
-    row = {
+    split = bimodality(values)
+    return {
         "candidate": candidate,
         "ps_median": float(np.median(values)) if len(values) else float("nan"),
         "ps_mean": mean,
@@ -353,30 +375,32 @@ def _assess_one(
         "ari_mean": float("nan"),
         "ari_q10": float("nan"),
         "refits": 0,
-        "bimodal": "",
+        "bimodal": split["sentence"] if split else "",
     }
-    split = bimodality(values)
-    if row["ps_median"] >= settings.ps_cutoff:
-        result = bootstrap_stability(
-            model,
-            data,
-            n_boot=settings.jaccard_refits,
-            sample_size=settings.refit_sample,
-            random_state=seed,
-        )
-        jaccard = result.segments["jaccard"]
-        ari = result.refits["ari"]
-        row.update(
-            jaccard_min=float(jaccard.min()),
-            jaccard_segments=" ".join(f"{v:.2f}" for v in jaccard),
-            ari_mean=float(ari.mean()),
-            ari_q10=float(ari.quantile(0.1)),
-            refits=int(settings.jaccard_refits),
-        )
-        split = bimodality(ari) or split
-    if split:
-        row["bimodal"] = split["sentence"]
-    return row
+
+
+def ps_passed(row: Mapping[str, Any], settings: SelectionSettings) -> bool:
+    """Whether the bootstrap Jaccard refits are spent on this candidate."""
+    return row["ps_median"] >= settings.ps_cutoff
+
+
+def with_bootstrap(
+    row: Mapping[str, Any], result: Any, settings: SelectionSettings
+) -> dict[str, Any]:
+    """The row with the bootstrap Jaccard and ARI of ``result`` (a StabilityResult);
+    the refits' ARI bimodality, when there is one, replaces the folds'."""
+    jaccard = result.segments["jaccard"]
+    ari = result.refits["ari"]
+    split = bimodality(ari)
+    return {
+        **row,
+        "jaccard_min": float(jaccard.min()),
+        "jaccard_segments": " ".join(f"{v:.2f}" for v in jaccard),
+        "ari_mean": float(ari.mean()),
+        "ari_q10": float(ari.quantile(0.1)),
+        "refits": int(settings.jaccard_refits),
+        "bimodal": split["sentence"] if split else row["bimodal"],
+    }
 
 
 def null_reference(

@@ -48,6 +48,10 @@ __all__ = [
     "stability_band",
     "bounded_sample",
     "bootstrap_stability",
+    "BootstrapPlan",
+    "bootstrap_plan",
+    "bootstrap_refits",
+    "bootstrap_result",
     "prediction_strength",
     "prediction_strength_folds",
     "suggested_k",
@@ -204,6 +208,49 @@ def bootstrap_stability(
     -------
     StabilityResult
     """
+    plan = bootstrap_plan(
+        model,
+        features,
+        labels=labels,
+        n_boot=n_boot,
+        sample_size=sample_size,
+        random_state=random_state,
+        resample=resample,
+    )
+    reference = (
+        plan.reference if plan.reference is not None else fit_labels(model, plan.sample)
+    )
+    pieces = bootstrap_refits(model, plan, reference, range(n_boot))
+    return bootstrap_result(plan, reference, pieces)
+
+
+@dataclass
+class BootstrapPlan:
+    """What :func:`bootstrap_stability` draws before it fits anything.
+
+    ``reference`` is None when the reference is the model's own fit on ``sample``
+    (no ``labels`` given); ``draws`` holds each refit's rows of ``sample``. Splitting
+    the plan from the refits lets the finalists' refits run on several workers
+    (:mod:`segkit.clustering.refits`) with the very draws a serial run makes.
+    """
+
+    sample: pd.DataFrame
+    reference: np.ndarray | None
+    draws: list[np.ndarray]
+    scheme: str
+
+
+def bootstrap_plan(
+    model,
+    features: pd.DataFrame,
+    *,
+    labels: pd.Series | None = None,
+    n_boot: int = 50,
+    sample_size: int = 3000,
+    random_state: int = 0,
+    resample: str = "auto",
+) -> BootstrapPlan:
+    """The bounded sample, the reference (if given) and every refit's draw."""
     if resample not in ("auto", "bootstrap", "subset"):
         raise DataError(
             f"resample is {resample!r}; use 'auto', 'bootstrap' or 'subset'"
@@ -214,12 +261,12 @@ def bootstrap_stability(
         scheme = "subset" if algorithm == "hdbscan" else "bootstrap"
     if n_boot < 1:
         raise DataError(f"validation.bootstrap is {n_boot}; set it to 1 or more")
+    reference = None
     if labels is None:
         rng_index = np.random.default_rng(random_state)
         n = min(sample_size, len(features))
         picked = np.sort(rng_index.choice(len(features), size=n, replace=False))
         sample = features.iloc[picked]
-        reference = fit_labels(model, sample)
     else:
         missing = features.index.difference(labels.index)
         if len(missing):
@@ -233,33 +280,54 @@ def bootstrap_stability(
         sample = features.loc[chosen]
         reference = aligned.loc[chosen].to_numpy()
     n = len(sample)
-    segments = sorted(int(s) for s in np.unique(reference))
     rng = np.random.default_rng(random_state)
-    rows, values = [], []
-    boot_index = pd.Index([f"b{i}" for i in range(n)], name=features.index.name)
-    for refit in range(n_boot):
-        draw = (
-            rng.integers(0, n, size=n)
-            if scheme == "bootstrap"
-            else np.sort(rng.choice(n, size=max(2, int(0.8 * n)), replace=False))
-        )
-        frame = sample.iloc[draw].set_axis(boot_index[: len(draw)], axis=0)
+    draws = [
+        rng.integers(0, n, size=n)
+        if scheme == "bootstrap"
+        else np.sort(rng.choice(n, size=max(2, int(0.8 * n)), replace=False))
+        for _ in range(n_boot)
+    ]
+    return BootstrapPlan(sample=sample, reference=reference, draws=draws, scheme=scheme)
+
+
+def bootstrap_refits(
+    model, plan: BootstrapPlan, reference: np.ndarray, refits
+) -> list[tuple[int, list[float], dict]]:
+    """Fit the refits numbered ``refits`` of ``plan``: (refit, Jaccards, row) each."""
+    n = len(plan.sample)
+    segments = sorted(int(s) for s in np.unique(reference))
+    boot_index = pd.Index([f"b{i}" for i in range(n)], name=plan.sample.index.name)
+    out = []
+    for refit in refits:
+        draw = plan.draws[refit]
+        frame = plan.sample.iloc[draw].set_axis(boot_index[: len(draw)], axis=0)
         found_all = fit_labels(model, frame)
         distinct, first = np.unique(draw, return_index=True)
         found, ref = found_all[first], reference[distinct]
-        values.append([_best_jaccard(ref, found, s) for s in segments])
-        rows.append(
-            {
-                "refit": refit,
-                "ari": float(adjusted_rand_score(ref, found)),
-                "n_segments": int(len(set(found.tolist()) - {NOISE})),
-                "noise_share": float(np.mean(found == NOISE)),
-                "absent": [s for s in segments if not np.any(ref == s)],
-            }
-        )
-    jaccard = pd.DataFrame(values, columns=pd.Index(segments, name="segment"))
+        values = [_best_jaccard(ref, found, s) for s in segments]
+        row = {
+            "refit": refit,
+            "ari": float(adjusted_rand_score(ref, found)),
+            "n_segments": int(len(set(found.tolist()) - {NOISE})),
+            "noise_share": float(np.mean(found == NOISE)),
+            "absent": [s for s in segments if not np.any(ref == s)],
+        }
+        out.append((refit, values, row))
+    return out
+
+
+def bootstrap_result(
+    plan: BootstrapPlan, reference: np.ndarray, pieces
+) -> StabilityResult:
+    """Summarise the refits of ``plan`` (in refit order) into a StabilityResult."""
+    pieces = sorted(pieces, key=lambda piece: piece[0])
+    segments = sorted(int(s) for s in np.unique(reference))
+    jaccard = pd.DataFrame(
+        [values for _, values, _ in pieces],
+        columns=pd.Index(segments, name="segment"),
+    )
     jaccard.index.name = "refit"
-    refits = pd.DataFrame(rows)
+    refits = pd.DataFrame([row for _, _, row in pieces])
     absent = pd.Series(
         {s: np.mean([s in r for r in refits["absent"]]) for s in segments}
     )
@@ -279,17 +347,17 @@ def bootstrap_stability(
     table["band"] = table["jaccard"].map(stability_band)
     logger.info(
         "bootstrap stability: %d refits on %d customers, mean ARI %.3f",
-        n_boot,
-        n,
+        len(pieces),
+        len(plan.sample),
         refits["ari"].mean(),
     )
     return StabilityResult(
         segments=table,
         refits=refits.drop(columns="absent"),
         jaccard=jaccard,
-        sample_size=n,
-        n_boot=n_boot,
-        scheme=scheme,
+        sample_size=len(plan.sample),
+        n_boot=len(pieces),
+        scheme=plan.scheme,
         reference_noise_share=float(np.mean(reference == NOISE)),
     )
 

@@ -20,7 +20,13 @@ from segkit.clustering.algorithms import NOISE
 from segkit.clustering.resample import labels_of
 from segkit.exceptions import DataError
 
-__all__ = ["prediction_strength", "prediction_strength_folds", "suggested_k"]
+__all__ = [
+    "prediction_strength",
+    "prediction_strength_folds",
+    "suggested_k",
+    "fold_halves",
+    "fold_pair",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +91,14 @@ def prediction_strength_folds(
     return _folds(model, features, n_splits, sample_size, random_state)[0]
 
 
-def _folds(
-    model, features: pd.DataFrame, n_splits: int, sample_size: int, random_state: int
-) -> tuple[np.ndarray, list[int]]:
-    """Fold strengths (n_splits x 2) and the number of segments each test half had."""
+def fold_halves(
+    features: pd.DataFrame, n_splits: int, sample_size: int, random_state: int
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The two halves of each random half-split of a bounded sample (no fitting).
+
+    The same draws for every model of one seed, so the finalists' splits can be
+    refitted on several workers (:mod:`segkit.clustering.refits`).
+    """
     if len(features) < 4:
         raise DataError(
             f"prediction strength needs at least 4 customers, got {len(features)}; "
@@ -99,20 +109,44 @@ def _folds(
     rng = np.random.default_rng(random_state)
     n = min(sample_size, len(features))
     sample = features.iloc[np.sort(rng.choice(len(features), size=n, replace=False))]
-    out = np.full((n_splits, 2), np.nan)
-    found_k = []
-    for split in range(n_splits):
+    halves = []
+    for _ in range(n_splits):
         order = rng.permutation(n)
-        halves = [
-            sample.iloc[np.sort(order[: n // 2])],
-            sample.iloc[np.sort(order[n // 2 :])],
-        ]
-        fitted = [clone(model).fit(half) for half in halves]
-        for test, train in ((0, 1), (1, 0)):
-            own = labels_of(fitted[test], halves[test])
-            other = np.asarray(fitted[train].predict(halves[test]), dtype=int)
-            out[split, test] = _strength(own, other)
-            found_k.append(len(set(own.tolist()) - {NOISE}))
+        halves.append(
+            (
+                sample.iloc[np.sort(order[: n // 2])],
+                sample.iloc[np.sort(order[n // 2 :])],
+            )
+        )
+    return halves
+
+
+def fold_pair(
+    model, halves: tuple[pd.DataFrame, pd.DataFrame]
+) -> tuple[list[float], list[int]]:
+    """The two fold strengths of one split (either half as the test half), and the
+    number of segments each test half had."""
+    fitted = [clone(model).fit(half) for half in halves]
+    out, found_k = [float("nan"), float("nan")], []
+    for test, train in ((0, 1), (1, 0)):
+        own = labels_of(fitted[test], halves[test])
+        other = np.asarray(fitted[train].predict(halves[test]), dtype=int)
+        out[test] = _strength(own, other)
+        found_k.append(len(set(own.tolist()) - {NOISE}))
+    return out, found_k
+
+
+def _folds(
+    model, features: pd.DataFrame, n_splits: int, sample_size: int, random_state: int
+) -> tuple[np.ndarray, list[int]]:
+    """Fold strengths (n_splits x 2) and the number of segments each test half had."""
+    out = np.full((n_splits, 2), np.nan)
+    found_k: list[int] = []
+    for split, pair in enumerate(
+        fold_halves(features, n_splits, sample_size, random_state)
+    ):
+        out[split], found = fold_pair(model, pair)
+        found_k += found
     return out, found_k
 
 

@@ -6,12 +6,14 @@ and executes every numbered notebook ``NN-name.ipynb`` in order with papermill,
 passing ``config_path``, ``run_dir`` and ``overrides``. Each executed notebook is
 kept in ``<run>/notebooks/`` and exported to ``<run>/NN-name.html`` (code hidden).
 A notebook that fails keeps its executed copy with the error and its HTML; the
-notebooks after it are marked ``skipped``. Steps whose inputs are unchanged are
-reused from the step cache (:mod:`segkit.reuse`); ``fresh=True`` (``segkit report
---fresh``) sets ``SEGKIT_FRESH=1`` for the kernels, which turns reuse off. Before
-the notebooks start, the reusable steps are copied in, and the notebooks that then
-only read (every one on a warm rerun) run side by side, one kernel per core
-(:mod:`segkit.runner.schedule`; the manifest's ``parallel`` lists them). The
+notebooks not started by then are marked ``skipped``. Steps whose inputs are
+unchanged are reused from the step cache (:mod:`segkit.reuse`); ``fresh=True``
+(``segkit report --fresh``) sets ``SEGKIT_FRESH=1`` for the kernels, which turns
+reuse off. Before the notebooks start, the reusable steps are copied in; each
+notebook then starts as soon as the steps it reads are there, beside the others,
+one kernel per core, with one kernel at a time computing steps
+(:mod:`segkit.runner.schedule`; the manifest's ``parallel`` lists the notebooks
+that overlapped). The
 manifest's ``steps`` says per step whether it was computed or reused, and from
 which run. ``manifest.json`` and ``index.html``
 are written at the start (status ``running``) and again at the end.
@@ -30,7 +32,6 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,12 @@ from segkit.runner.preflight import (
     find_notebooks,
     resolve_kernel,
 )
-from segkit.runner.schedule import parallel_batch, restore_reusable, workers
+from segkit.runner.schedule import (
+    overlapping,
+    restore_reusable,
+    run_notebooks,
+    workers,
+)
 
 __all__ = [
     "NOTEBOOK_PATTERN",
@@ -314,7 +320,10 @@ def run_report(
         os.environ[FRESH_ENV] = "1"
     os.environ["SEGKIT_QUIET"] = "1"
 
-    def one(nb: NotebookResult) -> None:
+    by_name = {nb.name: nb for nb in results}
+
+    def one(name: str) -> bool:
+        nb = by_name[name]
         target = run_dir / "notebooks" / f"{nb.name}.ipynb"
         try:
             _execute(
@@ -325,32 +334,29 @@ def run_report(
                 cwd=folder,
                 timeout=config.report.timeout,
             )
-        except KeyboardInterrupt:
-            nb.status, nb.error = "failed", "interrupted (Ctrl-C)"
-            raise
         finally:
             _finish_notebook(nb, run_dir, config.name)
         line = f"[{nb.status}] {nb.name}  {nb.seconds:.1f} s"
         _say(progress, line + (f"  {nb.error}" if nb.error else ""))
+        return nb.status == "ok"
 
     try:
+        # Cached steps are copied in first; each notebook then starts as soon as
+        # the steps it reads have markers, beside the others (runner.schedule).
         restored = restore_reusable(config, run_dir)
-        together = set(parallel_batch([nb.name for nb in results], restored))
-        manifest["parallel"] = sorted(together)
-        if together:  # reused steps: their notebooks only read, so run them at once
-            batch = [nb for nb in results if nb.name in together]
-            with ThreadPoolExecutor(max_workers=workers(len(batch))) as pool:
-                list(pool.map(one, batch))
-        stopped = any(nb.status == "failed" for nb in results)
-        for nb in results:
-            if nb.name in together:
-                continue
-            if stopped:
-                nb.status = "skipped"
-                _say(progress, f"[skipped] {nb.name}")
-                continue
-            one(nb)
-            stopped = nb.status != "ok"
+        # Ctrl-C reaches the kernels too: the running notebooks end as failed,
+        # the others stay pending and are marked skipped below.
+        not_started, spans = run_notebooks(
+            [nb.name for nb in results],
+            one,
+            run_dir=run_dir,
+            restored=restored,
+            kernels=workers(len(results)),
+        )
+        manifest["parallel"] = overlapping(spans)
+        for name in not_started:
+            by_name[name].status = "skipped"
+            _say(progress, f"[skipped] {name}")
     finally:
         for key, value in previous_env.items():
             if value is None:

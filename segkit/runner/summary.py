@@ -423,14 +423,19 @@ def reuse_sentence(steps: Mapping[str, Mapping[str, Any]] | None) -> str | None:
 
 
 def parallel_note(sentence: str | None, parallel: Any) -> str | None:
-    """The reuse line plus which notebooks ran side by side (their seconds overlap)."""
-    if not sentence or not parallel:
+    """The reuse line plus which notebooks ran side by side (their seconds overlap).
+
+    Either part may be missing: a cold run reuses nothing but its notebooks still
+    overlap (each starts once the steps it reads are written).
+    """
+    if not parallel:
         return sentence
     names = ", ".join(str(p).split("-", 1)[0] for p in parallel)
-    return (
-        f"{sentence} Notebooks {names} only read copied steps, so they ran side by "
-        "side: their seconds overlap and add up to more than the run's."
+    note = (
+        f"Notebooks {names} ran side by side, each starting once the steps it "
+        "reads were there: their seconds overlap and add up to more than the run's."
     )
+    return f"{sentence} {note}" if sentence else note
 
 
 def build_summary(

@@ -119,3 +119,33 @@ def test_umap_memo_shares_refits_between_candidates_and_changes_no_number(matrix
     assert len(reduce._UMAP_MEMO.fits) == fits_after_first  # nothing remembered
     np.testing.assert_array_equal(memo_kmeans, fresh_kmeans)
     np.testing.assert_array_equal(memo_gmm, fresh_gmm)
+
+
+def test_exact_neighbours_match_a_brute_force_search_and_count_self_first(matrix):
+    from segkit.clustering.reduce import ExactNeighbors
+
+    values = matrix.to_numpy()
+    indices, dists = ExactNeighbors(values).query(values[:20], 5)
+    assert indices.dtype == np.int32 and dists.dtype == np.float32
+    brute = np.linalg.norm(values[:20, None, :] - values[None, :, :], axis=2)
+    expected = np.sort(brute, axis=1)[:, :5]
+    np.testing.assert_allclose(dists, expected, rtol=1e-6)
+    assert (indices[:, 0] == np.arange(20)).all()  # each row its own first neighbour
+
+
+def test_umap_uses_exact_neighbours_and_places_new_rows_next_to_their_twins(matrix):
+    import pickle
+
+    from segkit.clustering.reduce import ExactNeighbors
+
+    reducer = Reducer("umap", umap_components=2, umap_neighbors=15).fit(matrix)
+    assert isinstance(reducer.estimator_._knn_search_index, ExactNeighbors)
+    # a new customer a hair away from a fitted one lands where that one is
+    nudged = matrix.iloc[[0, 960]] + 1e-6
+    placed = reducer.transform(nudged).to_numpy()
+    fitted = reducer.estimator_.embedding_[[0, 960]]
+    spread = np.ptp(reducer.estimator_.embedding_, axis=0).max()
+    assert np.abs(placed - fitted).max() < 0.1 * spread
+    # the fitted reducer pickles (model.joblib) and transforms the same after
+    again = pickle.loads(pickle.dumps(reducer))
+    np.testing.assert_allclose(again.transform(nudged).to_numpy(), placed)

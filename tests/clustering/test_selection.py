@@ -151,7 +151,18 @@ def test_assess_in_parallel_gives_the_same_table_in_the_same_order():
     settings = selection_settings(
         _clustering(ps_splits=3, jaccard_refits=4, refit_sample=400)
     )
-    candidates = ["kmeans/pca/3", "gmm/scaled/3", "kmeans/scaled/2", "ward/pca/4"]
+    # UMAP finalists share their splits' UMAP fits; HDBSCAN refits on subsets;
+    # 250 segments cannot be fitted on a half of 200 rows (no folds, both paths)
+    candidates = [
+        "kmeans/pca/3",
+        "gmm/scaled/3",
+        "kmeans/scaled/2",
+        "ward/pca/4",
+        "kmeans/umap/3",
+        "ward/umap/3",
+        "hdbscan/scaled",
+        "kmeans/scaled/250",
+    ]
 
     def run(n_jobs):
         return assess(
@@ -164,4 +175,6 @@ def test_assess_in_parallel_gives_the_same_table_in_the_same_order():
 
     serial, parallel = run(1), run(2)
     assert list(serial["candidate"]) == candidates
+    assert serial["refits"].gt(0).sum() >= 3  # the bootstrap half was exercised
+    assert serial.set_index("candidate").loc["kmeans/scaled/250", "ps_folds"] == 0
     assert_frame_equal(serial, parallel)

@@ -148,11 +148,13 @@ def test_failing_notebook_marks_run_failed_and_skips_later_notebooks(failed_run)
 
 
 def test_progress_prints_one_line_per_notebook(failed_run):
+    # one line per notebook as it ends (01 and 02 may end in either order)
     lines = failed_run["lines"]
     assert len(lines) == 3
-    assert lines[0].startswith("[ok] 01-plot  ") and lines[0].endswith(" s")
-    assert lines[1].startswith("[failed] 02-fail  ")
-    assert lines[1].endswith("ValueError: planted failure in notebook two")
+    ok = next(line for line in lines if line.startswith("[ok] 01-plot  "))
+    assert ok.endswith(" s")
+    failed = next(line for line in lines if line.startswith("[failed] 02-fail  "))
+    assert failed.endswith("ValueError: planted failure in notebook two")
     assert lines[2] == "[skipped] 03-after"
 
 
@@ -274,7 +276,9 @@ def test_manifest_records_data_sha256_versions_commit_and_status(failed_run):
     ]
     assert manifest["notebooks"][1]["error"].startswith("ValueError")
     assert manifest["started"] <= manifest["finished"]
-    assert manifest["seconds"] >= sum(
+    # 02 may start once 01 has written the data marker, so the notebooks' seconds
+    # can overlap; the run lasts at least as long as its longest notebook
+    assert manifest["seconds"] >= max(
         nb["seconds"] or 0 for nb in manifest["notebooks"]
     )
 
