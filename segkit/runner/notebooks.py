@@ -354,6 +354,10 @@ def run_report(
             kernels=workers(len(results)),
         )
         manifest["parallel"] = overlapping(spans)
+        manifest["timeline"] = {
+            name: [round(start, 2), round(end, 2)]
+            for name, (start, end) in spans.items()
+        }
         for name in not_started:
             by_name[name].status = "skipped"
             _say(progress, f"[skipped] {name}")

@@ -16,9 +16,11 @@ core (at least two), by the rules of :func:`pick`:
 - at most one running notebook computes steps at a time: a step records the files
   it wrote by comparing the artifacts folder before and after, which another
   step writing at the same moment would spoil; notebooks that only read run
-  beside it;
-- a computing notebook goes first (it is on the critical path), then the
-  notebooks that only read, in number order;
+  beside it, as many as there are kernels;
+- the computing notebook is on the critical path (every later step waits for
+  it), so it starts as soon as its inputs are there, on one kernel more than the
+  readers get, rather than after a reader has finished drawing; readers start in
+  number order;
 - a notebook segkit does not know (not in :data:`NOTEBOOK_STEPS`) runs alone, after
   every notebook before it and before every notebook after it.
 
@@ -112,7 +114,7 @@ def _computing(name: str, done: set[str]) -> bool:
 
 
 def pick(
-    pending: Sequence[str], running: Iterable[str], done: Iterable[str], slots: int
+    pending: Sequence[str], running: Iterable[str], done: Iterable[str], kernels: int
 ) -> list[str]:
     """The pending notebooks to start now, in the order to start them.
 
@@ -124,24 +126,23 @@ def pick(
         Notebooks running now.
     done : iterable of str
         Steps with a marker in the run folder.
-    slots : int
-        Kernels free.
+    kernels : int
+        Notebooks that only read, at most at once (the computing one comes on top).
 
     Returns
     -------
     list of str
-        At most ``slots`` names (see the module docstring for the rules). When
+        The notebooks to start (see the module docstring for the rules). When
         nothing runs and no rule lets a notebook start -- a notebook that ran
         without writing a step it should have -- the first pending one starts
         anyway: it computes what it lacks itself.
     """
     done, running = set(done), list(running)
-    if slots <= 0 or not pending:
+    if not pending or any(notebook_inputs(name) is None for name in running):
         return []
     computing = any(_computing(name, done) for name in running)
-    unknown_running = any(notebook_inputs(name) is None for name in running)
+    readers = sum(not _computing(name, done) for name in running)
     chosen: list[str] = []
-    candidates: list[tuple[bool, int, str]] = []
     for position, name in enumerate(pending):
         inputs = notebook_inputs(name)
         if inputs is None:  # a barrier: alone, after everything before it
@@ -149,18 +150,15 @@ def pick(
                 return [name]
             break
         reads, makes = inputs
-        if reads <= done:
-            candidates.append((makes <= done, position, name))
-    if unknown_running:
-        return []
-    for read_only, _, name in sorted(candidates):
-        if len(chosen) == slots:
-            break
-        if not read_only:
-            if computing:
-                continue
-            computing = True
-        chosen.append(name)
+        if not reads <= done:
+            continue
+        if not makes <= done:  # computes: one at a time, no reader slot needed
+            if not computing:
+                chosen.insert(0, name)
+                computing = True
+        elif readers < kernels:
+            chosen.append(name)
+            readers += 1
     if not chosen and not running:
         return [pending[0]]
     return chosen
@@ -194,7 +192,7 @@ def run_notebooks(
     restored : iterable of str
         Steps copied in before the notebooks.
     kernels : int
-        Notebooks at most at once.
+        Notebooks that only read, at most at once; the one computing comes on top.
 
     Returns
     -------
@@ -206,13 +204,12 @@ def run_notebooks(
     running: dict[Future, str] = {}
     spans: dict[str, tuple[float, float]] = {}
     clock, failed = time.perf_counter(), False
-    with ThreadPoolExecutor(max_workers=max(1, kernels)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, kernels) + 1) as pool:
         try:
             while pending or running:
                 done |= marked_steps(run_dir)
                 if not failed:
-                    free = kernels - len(running)
-                    for name in pick(pending, running.values(), done, free):
+                    for name in pick(pending, running.values(), done, kernels):
                         pending.remove(name)
                         spans[name] = (time.perf_counter() - clock, float("nan"))
                         running[pool.submit(execute, name)] = name
