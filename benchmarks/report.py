@@ -11,15 +11,20 @@ baseline (every step computed):
   too while ``value.horizon_days`` is null, see segkit.pipeline.STEP_SECTIONS).
 
 Seconds per notebook and per step come from each run's manifest.json; a reused
-step shows the seconds of its copy and ``(r)``.
+step shows the seconds of its copy and ``(r)``; ``start-end`` gives each
+notebook's start and end in seconds from the first start (they overlap: each
+starts once the steps it reads are written). ``peak MB`` is the resident memory
+of the whole process tree, kernels included.
 
 Usage::
 
     .venv/bin/python benchmarks/report.py [--config configs/online_retail.yaml]
         [--output DIR] [--no-baseline]
 
-The full Online Retail config takes about 25 minutes on 2 cores (the comparison
-dominates); ``--config tests/fixtures/retail_small.yaml`` is a quick check.
+The full Online Retail config takes about 10 minutes on 2 cores with the
+``--fresh`` baselines (the comparison dominates), 3 without
+(``--no-baseline``); ``--config tests/fixtures/retail_small.yaml`` is a quick
+check.
 """
 
 from __future__ import annotations
@@ -32,39 +37,41 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from treepeak import watch
 
-_WRAPPER = (
-    "import resource, subprocess, sys\n"
-    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
-    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "print(rc, peak)\n"
-)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_once(config: str, output: Path, extra: list[str]) -> dict:
-    """One `segkit report` in a subprocess: wall seconds, peak MB, manifest."""
+    """One `segkit report` in a subprocess: wall seconds, peak MB, manifest.
+
+    The peak is the resident memory of the whole process tree (the runner and
+    every notebook kernel, which run side by side), sampled every 0.1 s
+    (``benchmarks/treepeak.py``).
+    """
     segkit = Path(sys.executable).with_name("segkit")
     command = [str(segkit), "report", "--config", config, "--output-dir", str(output)]
     before = set(output.glob("*")) if output.exists() else set()
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, *command, *extra],
-        capture_output=True,
-        text=True,
+    proc = subprocess.Popen(
+        [*command, *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         cwd=ROOT,
-        check=False,
     )
+    peak_mb, timed_out = watch(proc, timeout=3600)
     wall = time.perf_counter() - start
-    rc, peak_kb = (int(x) for x in done.stdout.split()[-2:])
-    new = sorted(set(output.glob("*")) - before)
+    rc = 124 if timed_out else proc.returncode
+    new = sorted(set(output.glob("*")) - before, key=lambda p: p.stat().st_mtime)
     manifest = json.loads((new[-1] / "manifest.json").read_text()) if new else {}
-    return {"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024, "manifest": manifest}
+    return {"rc": rc, "wall": wall, "peak_mb": peak_mb, "manifest": manifest}
 
 
 def _cells(result: dict) -> dict[str, str]:
     manifest = result["manifest"]
     cells = {nb["name"]: f"{nb['seconds'] or 0:.1f}" for nb in manifest["notebooks"]}
+    for name, (start, end) in (manifest.get("timeline") or {}).items():
+        cells[f"{name} start-end"] = f"{start:.0f}-{end:.0f}"
     for step, record in (manifest.get("steps") or {}).items():
         mark = " (r)" if record["status"] == "reused" else ""
         cells[f"step {step}"] = f"{record['seconds'] or 0:.1f}{mark}"

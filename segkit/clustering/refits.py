@@ -15,12 +15,14 @@ finalist of the group reuses it, and the tasks spread evenly. The draws come fro
 :func:`segkit.clustering.strength.fold_halves` and
 :func:`segkit.clustering.stability.bootstrap_plan`, the very draws the serial path
 makes, and every fit is seeded, so the table equals the serial one (tested).
+The rows are assembled by :func:`ps_row` and :func:`with_bootstrap` on both paths.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ import pandas as pd
 from segkit.clustering.resample import fit_labels
 from segkit.clustering.sampling import thread_limit
 from segkit.clustering.stability import (
+    bimodality,
     bootstrap_plan,
     bootstrap_refits,
     bootstrap_result,
@@ -36,11 +39,63 @@ from segkit.clustering.stability import (
 from segkit.clustering.strength import fold_halves, fold_pair
 from segkit.exceptions import DataError
 
-__all__ = ["assess_parallel"]
+__all__ = ["assess_parallel", "ps_row", "ps_passed", "with_bootstrap"]
 
 logger = logging.getLogger(__name__)
 
 _FAILED = "failed"
+
+
+def ps_row(candidate: str, folds: np.ndarray, settings: Any) -> dict[str, Any]:
+    """A candidate's assessment row from its prediction-strength folds alone."""
+    values = folds[np.isfinite(folds)]
+    with warnings.catch_warnings():  # a split with no finite fold: NaN, dropped
+        warnings.simplefilter("ignore", RuntimeWarning)
+        splits = np.nanmean(np.where(np.isfinite(folds), folds, np.nan), axis=1)
+    splits = splits[np.isfinite(splits)]
+    mean = float(values.mean()) if len(values) else float("nan")
+    se = float(splits.std(ddof=1) / np.sqrt(len(splits))) if len(splits) > 1 else 0
+    split = bimodality(values)
+    return {
+        "candidate": candidate,
+        "ps_median": float(np.median(values)) if len(values) else float("nan"),
+        "ps_mean": mean,
+        "ps_lower": mean - 1.645 * se,
+        "ps_folds": int(len(values)),
+        "ps_low_folds": float(np.mean(values < settings.ps_cutoff))
+        if len(values)
+        else float("nan"),
+        "jaccard_min": float("nan"),
+        "jaccard_segments": "",
+        "ari_mean": float("nan"),
+        "ari_q10": float("nan"),
+        "refits": 0,
+        "bimodal": split["sentence"] if split else "",
+    }
+
+
+def ps_passed(row: Mapping[str, Any], settings: Any) -> bool:
+    """Whether the bootstrap Jaccard refits are spent on this candidate."""
+    return row["ps_median"] >= settings.ps_cutoff
+
+
+def with_bootstrap(
+    row: Mapping[str, Any], result: Any, settings: Any
+) -> dict[str, Any]:
+    """The row with the bootstrap Jaccard and ARI of ``result`` (a StabilityResult);
+    the refits' ARI bimodality, when there is one, replaces the folds'."""
+    jaccard = result.segments["jaccard"]
+    ari = result.refits["ari"]
+    split = bimodality(ari)
+    return {
+        **row,
+        "jaccard_min": float(jaccard.min()),
+        "jaccard_segments": " ".join(f"{v:.2f}" for v in jaccard),
+        "ari_mean": float(ari.mean()),
+        "ari_q10": float(ari.quantile(0.1)),
+        "refits": int(settings.jaccard_refits),
+        "bimodal": split["sentence"] if split else row["bimodal"],
+    }
 
 
 def _split_task(
@@ -112,8 +167,6 @@ def assess_parallel(
     finalists already grouped by representation. Returns candidate -> row.
     """
     from joblib import Parallel, delayed, effective_n_jobs
-
-    from segkit.clustering.selection import ps_passed, ps_row, with_bootstrap
 
     workers = effective_n_jobs(n_jobs)
     runner = Parallel(n_jobs=n_jobs)

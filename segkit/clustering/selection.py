@@ -26,7 +26,6 @@ Refits cost far more, so they are spent only where they decide:
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -38,9 +37,14 @@ from sklearn.metrics import silhouette_score
 
 from segkit.clustering.compare import parse_candidate
 from segkit.clustering.model import SegmentationModel, settings_from_config
+from segkit.clustering.refits import (
+    assess_parallel,
+    ps_passed,
+    ps_row,
+    with_bootstrap,
+)
 from segkit.clustering.sampling import thread_limit
 from segkit.clustering.stability import (
-    bimodality,
     bootstrap_stability,
     prediction_strength_folds,
 )
@@ -296,8 +300,6 @@ def assess(
         ]
         by_candidate = {row["candidate"]: row for rows in found for row in rows}
     else:
-        from segkit.clustering.refits import assess_parallel
-
         by_candidate = assess_parallel(
             list(groups.values()), make_model, data, settings, seed, n_jobs=n_jobs
         )
@@ -347,60 +349,6 @@ def _assess_one(
         )
         row = with_bootstrap(row, result, settings)
     return row
-
-
-def ps_row(
-    candidate: str, folds: np.ndarray, settings: SelectionSettings
-) -> dict[str, Any]:
-    """A candidate's assessment row from its prediction-strength folds alone."""
-    values = folds[np.isfinite(folds)]
-    with warnings.catch_warnings():  # a split with no finite fold: NaN, dropped
-        warnings.simplefilter("ignore", RuntimeWarning)
-        splits = np.nanmean(np.where(np.isfinite(folds), folds, np.nan), axis=1)
-    splits = splits[np.isfinite(splits)]
-    mean = float(values.mean()) if len(values) else float("nan")
-    se = float(splits.std(ddof=1) / np.sqrt(len(splits))) if len(splits) > 1 else 0
-    split = bimodality(values)
-    return {
-        "candidate": candidate,
-        "ps_median": float(np.median(values)) if len(values) else float("nan"),
-        "ps_mean": mean,
-        "ps_lower": mean - 1.645 * se,
-        "ps_folds": int(len(values)),
-        "ps_low_folds": float(np.mean(values < settings.ps_cutoff))
-        if len(values)
-        else float("nan"),
-        "jaccard_min": float("nan"),
-        "jaccard_segments": "",
-        "ari_mean": float("nan"),
-        "ari_q10": float("nan"),
-        "refits": 0,
-        "bimodal": split["sentence"] if split else "",
-    }
-
-
-def ps_passed(row: Mapping[str, Any], settings: SelectionSettings) -> bool:
-    """Whether the bootstrap Jaccard refits are spent on this candidate."""
-    return row["ps_median"] >= settings.ps_cutoff
-
-
-def with_bootstrap(
-    row: Mapping[str, Any], result: Any, settings: SelectionSettings
-) -> dict[str, Any]:
-    """The row with the bootstrap Jaccard and ARI of ``result`` (a StabilityResult);
-    the refits' ARI bimodality, when there is one, replaces the folds'."""
-    jaccard = result.segments["jaccard"]
-    ari = result.refits["ari"]
-    split = bimodality(ari)
-    return {
-        **row,
-        "jaccard_min": float(jaccard.min()),
-        "jaccard_segments": " ".join(f"{v:.2f}" for v in jaccard),
-        "ari_mean": float(ari.mean()),
-        "ari_q10": float(ari.quantile(0.1)),
-        "refits": int(settings.jaccard_refits),
-        "bimodal": split["sentence"] if split else row["bimodal"],
-    }
 
 
 def null_reference(
