@@ -344,28 +344,14 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Cluster of each row by ``approximate_predict`` (-1: noise)."""
-        import hdbscan
+        """Cluster of each row, as ``hdbscan.approximate_predict`` gives it (-1:
+        noise), computed for all rows at once
+        (:func:`segkit.clustering.hdbscan_predict.approximate_labels`)."""
+        from segkit.clustering.hdbscan_predict import approximate_labels
 
         check_is_fitted(self, "hdbscan_")
         X = validate_data(self, X, dtype=np.float64, reset=False, copy=True)
-        if len(X) < PARALLEL_PREDICT_ROWS:
-            labels, _ = hdbscan.approximate_predict(self.hdbscan_, X)
-            return np.asarray(labels, dtype=np.int64)
-        # approximate_predict places one point at a time in Python (about 100 s for
-        # the 950,000 customers outside a 50,000 fit sample); points are placed
-        # independently, so chunks in parallel processes give the same labels
-        from joblib import Parallel, delayed, effective_n_jobs
-
-        chunks = np.array_split(X, max(1, effective_n_jobs(-1)))
-        found = Parallel(n_jobs=len(chunks))(
-            delayed(hdbscan.approximate_predict)(self.hdbscan_, part) for part in chunks
-        )
-        return np.concatenate([np.asarray(f[0], dtype=np.int64) for f in found])
-
-
-#: HDBSCAN predicts this many rows or more in parallel chunks (one per core).
-PARALLEL_PREDICT_ROWS = 100_000
+        return approximate_labels(self.hdbscan_, X)
 
 
 def make_clusterer(

@@ -3,6 +3,8 @@ cells, Ward reuses its tree, and every estimator keeps the scikit-learn contract
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -138,17 +140,58 @@ def test_clusterers_keep_the_scikit_learn_contract(estimator, check):
     check(estimator)
 
 
-def test_hdbscan_predicts_large_inputs_in_parallel_chunks_with_the_same_labels(
-    monkeypatch,
-):
+@pytest.mark.parametrize(
+    "case", ["blobs", "noise_and_duplicates", "nested", "no_cluster"]
+)
+def test_hdbscan_predict_gives_the_labels_of_the_librarys_approximate_predict(case):
+    import hdbscan
     from sklearn.datasets import make_blobs
 
     from segkit.clustering import algorithms
 
+    rng = np.random.default_rng(3)
+    if case == "blobs":
+        X, _ = make_blobs(3000, centers=3, n_features=3, random_state=1)
+        size = 50
+    elif case == "noise_and_duplicates":
+        X, _ = make_blobs(2000, centers=4, n_features=2, random_state=2)
+        X = np.vstack([X, rng.uniform(-15, 15, (600, 2)), np.repeat(X[:50], 4, 0)])
+        rng.shuffle(X)
+        size = 30
+    elif case == "nested":  # clusters inside clusters: the walk up the tree matters
+        X, _ = make_blobs(
+            2500,
+            centers=[[0, 0], [0.6, 0], [8, 8], [8.5, 8]],
+            cluster_std=0.25,
+            random_state=4,
+        )
+        size = 40
+    else:  # one uniform cloud with a huge minimum size: no cluster at all
+        X = rng.uniform(0, 1, (800, 2))
+        size = 700
+    model = algorithms.HDBSCANClusterer(min_cluster_size=size).fit(X[:1000])
+    new = np.vstack([X[1000:], X[:200] + 1e-9, rng.uniform(-20, 20, (300, X.shape[1]))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no defined clusters"
+        expected, _ = hdbscan.approximate_predict(model.hdbscan_, new)
+        found = model.predict(new)
+    np.testing.assert_array_equal(found, np.asarray(expected, dtype=np.int64))
+    if case == "blobs":
+        assert len(set(found.tolist()) - {-1}) == 3
+    if case == "no_cluster":
+        assert (found == -1).all()
+
+
+def test_hdbscan_predict_splits_a_large_query_over_threads_with_the_same_labels(
+    monkeypatch,
+):
+    from sklearn.datasets import make_blobs
+
+    from segkit.clustering import hdbscan_predict
+
     X, _ = make_blobs(3000, centers=3, n_features=3, random_state=1)
-    model = algorithms.HDBSCANClusterer(min_cluster_size=50).fit(X[:1000])
-    serial = model.predict(X[1000:])
-    monkeypatch.setattr(algorithms, "PARALLEL_PREDICT_ROWS", 100)
-    chunked = model.predict(X[1000:])
-    np.testing.assert_array_equal(serial, chunked)
-    assert len(set(serial.tolist()) - {-1}) == 3
+    model = HDBSCANClusterer(min_cluster_size=50).fit(X[:1000])
+    whole = model.predict(X[1000:])
+    monkeypatch.setattr(hdbscan_predict, "THREADED_ROWS", 10)
+    monkeypatch.setattr(hdbscan_predict.os, "sched_getaffinity", lambda _: {0, 1})
+    np.testing.assert_array_equal(model.predict(X[1000:]), whole)
