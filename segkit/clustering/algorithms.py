@@ -351,7 +351,21 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
 
         check_is_fitted(self, "hdbscan_")
         X = validate_data(self, X, dtype=np.float64, reset=False, copy=True)
-        return approximate_labels(self.hdbscan_, X)
+        if len(X) < PARALLEL_PREDICT_ROWS:
+            return approximate_labels(self.hdbscan_, X)
+        # the neighbour query is most of the time left and each point's label
+        # depends on that point alone: chunks in parallel processes, same labels
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        chunks = np.array_split(X, max(1, effective_n_jobs(-1)))
+        found = Parallel(n_jobs=len(chunks))(
+            delayed(approximate_labels)(self.hdbscan_, part) for part in chunks
+        )
+        return np.concatenate(found)
+
+
+#: HDBSCAN predicts this many rows or more in parallel chunks (one per core).
+PARALLEL_PREDICT_ROWS = 100_000
 
 
 def make_clusterer(

@@ -11,15 +11,14 @@ point's -- so :func:`approximate_labels` does them as array operations, with a
 child -> row table built once and the walk up the tree advancing every point
 still climbing by one level per pass. The labels equal the library's for every
 point (tested against ``hdbscan.approximate_predict``); membership probabilities
-are not computed (segkit does not use them). The neighbour query, the same as
-the library's, runs on one thread per core for large inputs.
+are not computed (segkit does not use them). The neighbour query is the
+library's own and dominates what is left; large inputs are split over processes
+by :class:`segkit.clustering.algorithms.HDBSCANClusterer`.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -33,26 +32,6 @@ def _dense(keys: np.ndarray, values: np.ndarray, fill: Any, dtype: Any) -> np.nd
     # fancy assignment keeps the last of repeated keys: assign reversed
     table[keys[::-1]] = values[::-1]
     return table
-
-
-#: Points from which the neighbour query is split over threads, one per core.
-THREADED_ROWS = 50_000
-
-
-def _query(tree: Any, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``tree.query(points, k)``; large inputs in chunks on one thread per core.
-
-    scikit-learn's KD-tree releases the GIL while it searches, and each point's
-    neighbours do not depend on the others, so the chunks give the same arrays.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if len(points) < THREADED_ROWS or cores < 2:
-        return tree.query(points, k=k)
-    with ThreadPoolExecutor(cores) as pool:
-        parts = list(
-            pool.map(lambda c: tree.query(c, k=k), np.array_split(points, 4 * cores))
-        )
-    return np.vstack([d for d, _ in parts]), np.vstack([i for _, i in parts])
 
 
 def approximate_labels(clusterer: Any, points: np.ndarray) -> np.ndarray:
@@ -78,7 +57,7 @@ def approximate_labels(clusterer: Any, points: np.ndarray) -> np.ndarray:
     if cluster_tree.shape[0] == 0 or n == 0:
         return np.full(n, -1, dtype=np.int64)
     min_samples = clusterer.min_samples or clusterer.min_cluster_size
-    distances, indices = _query(data.tree, points, 2 * min_samples)
+    distances, indices = data.tree.query(points, k=2 * min_samples)
     # the mutual-reachability nearest neighbour and the point's lambda
     point_core = distances[:, min_samples][:, None]
     reach = np.maximum(np.maximum(data.core_distances[indices], point_core), distances)

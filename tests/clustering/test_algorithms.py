@@ -182,16 +182,16 @@ def test_hdbscan_predict_gives_the_labels_of_the_librarys_approximate_predict(ca
         assert (found == -1).all()
 
 
-def test_hdbscan_predict_splits_a_large_query_over_threads_with_the_same_labels(
+def test_hdbscan_predicts_large_inputs_in_parallel_chunks_with_the_same_labels(
     monkeypatch,
 ):
     from sklearn.datasets import make_blobs
 
-    from segkit.clustering import hdbscan_predict
+    from segkit.clustering import algorithms
 
     X, _ = make_blobs(3000, centers=3, n_features=3, random_state=1)
     model = HDBSCANClusterer(min_cluster_size=50).fit(X[:1000])
     whole = model.predict(X[1000:])
-    monkeypatch.setattr(hdbscan_predict, "THREADED_ROWS", 10)
-    monkeypatch.setattr(hdbscan_predict.os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(algorithms, "PARALLEL_PREDICT_ROWS", 100)
     np.testing.assert_array_equal(model.predict(X[1000:]), whole)
+    assert len(set(whole.tolist()) - {-1}) == 3
