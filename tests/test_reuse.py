@@ -392,8 +392,8 @@ def test_reuse_sentence_names_the_reused_steps_and_their_run():
         "validate": {"status": "computed", "reused_from": None},
     }
     assert reuse_sentence(steps) == (
-        "Reused from run 2026-12-01: data, compare; computed now: validate "
-        "(inputs unchanged; segkit report --fresh recomputes all)."
+        "Reused, their inputs unchanged, from run 2026-12-01: data, compare; "
+        "computed now: validate. segkit report --fresh recomputes all."
     )
     assert reuse_sentence({"data": {"status": "computed"}}) is None
     assert reuse_sentence(None) is None
@@ -404,7 +404,9 @@ def test_build_summary_carries_the_reuse_line(tmp_path):
 
     (tmp_path / "artifacts").mkdir()
     manifest = {"steps": {"data": {"status": "reused", "reused_from": "r1"}}}
-    assert build_summary(tmp_path, manifest)["reuse"].startswith("Reused from run r1")
+    assert build_summary(tmp_path, manifest)["reuse"].startswith(
+        "Reused, their inputs unchanged, from run r1"
+    )
 
 
 @pytest.mark.slow

@@ -404,8 +404,9 @@ def _missing(artifact: str, what: str, notebooks: list[Mapping[str, Any]]) -> di
 
 def reuse_sentence(steps: Mapping[str, Mapping[str, Any]] | None) -> str | None:
     """One line on which steps were reused from which earlier run (manifest
-    ``steps``), e.g. "Reused from run 2026-12-01: data, features, compare;
-    computed now: value, validate, profile."; None when nothing was reused."""
+    ``steps``), e.g. "Reused, their inputs unchanged, from run 2026-12-01: data,
+    features, compare; computed now: value, validate, profile. ..."; None when
+    nothing was reused."""
     by_run: dict[str, list[str]] = {}
     computed = []
     for step, record in (steps or {}).items():
@@ -416,10 +417,10 @@ def reuse_sentence(steps: Mapping[str, Mapping[str, Any]] | None) -> str | None:
     if not by_run:
         return None
     parts = [f"run {run}: {', '.join(names)}" for run, names in by_run.items()]
-    text = "Reused from " + "; ".join(parts)
+    text = "Reused, their inputs unchanged, from " + "; ".join(parts)
     if computed:
         text += f"; computed now: {', '.join(computed)}"
-    return text + " (inputs unchanged; segkit report --fresh recomputes all)."
+    return text + ". segkit report --fresh recomputes all."
 
 
 def parallel_note(sentence: str | None, parallel: Any) -> str | None:

@@ -167,7 +167,7 @@ def test_a_warm_report_runs_the_notebooks_together_with_the_same_segments(tmp_pa
 def test_the_index_says_which_notebooks_ran_side_by_side():
     from segkit.runner.summary import parallel_note
 
-    line = "Reused from run 2026-12-01: data (inputs unchanged)."
+    line = "Reused, their inputs unchanged, from run 2026-12-01: data."
     assert parallel_note(line, []) == line
     text = parallel_note(line, NAMES[:3])
     assert text.startswith(line) and "Notebooks 01, 02, 03 ran side by side" in text
