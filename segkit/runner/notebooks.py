@@ -194,7 +194,10 @@ def _execute(
             str(target),
             parameters=dict(parameters),
             kernel_name=kernel,
-            cwd=str(cwd),
+            # The kernel's working directory, given to nbclient: papermill's own
+            # cwd= changes the directory of this whole process for the run, which
+            # notebooks running side by side in threads would leave behind.
+            resources={"metadata": {"path": str(cwd)}},
             execution_timeout=timeout,
             start_timeout=180,
             progress_bar=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -126,6 +127,7 @@ def failed_run(tmp_path_factory):
     )
     write_notebook(nbs / "03-after.ipynb", ("code", "print('never runs')"))
     lines: list[str] = []
+    before = os.getcwd()
     result = run_report(
         config,
         ["seed=3"],
@@ -133,7 +135,20 @@ def failed_run(tmp_path_factory):
         output_dir=folder / "reports",
         progress=lines.append,
     )
-    return {"result": result, "lines": lines, "config": config, "nbs": nbs}
+    return {
+        "result": result,
+        "lines": lines,
+        "config": config,
+        "nbs": nbs,
+        "cwd": (before, os.getcwd()),
+    }
+
+
+def test_a_run_leaves_the_working_directory_of_the_process_alone(failed_run):
+    # 01 and 02 overlap (02 starts once 01 wrote the data marker); papermill's
+    # cwd= would chdir the whole process and leave it in the notebooks folder
+    before, after = failed_run["cwd"]
+    assert after == before
 
 
 def test_failing_notebook_marks_run_failed_and_skips_later_notebooks(failed_run):
