@@ -213,8 +213,27 @@ def open_run(
 
     set_currency(config["report"]["currency"])  # money columns of the pages' tables
     set_labels(config["report"]["labels"])  # the data's own columns, by name
+    _figure_cache(folder)
     config = _declared_features(config, folder)
     return RunContext(config=config, run_dir=folder.resolve())
+
+
+def _figure_cache(folder: Path) -> None:
+    """Figures drawn once per input in a report run folder (:mod:`segkit.figure_cache`).
+
+    On in a folder with a ``manifest.json`` (``segkit report`` writes it before
+    the first notebook); reading is off under ``--fresh``, which redraws and
+    refreshes the cache; off in scratch folders, so a notebook edited in
+    JupyterLab always draws.
+    """
+    from segkit import figure_cache, reuse
+
+    if (folder / "manifest.json").is_file():
+        figure_cache.configure(
+            reuse.cache_dir(folder) / "figures", read=not reuse.fresh_requested()
+        )
+    else:
+        figure_cache.configure(None)
 
 
 def _declared_features(config: Config, folder: Path) -> Config:

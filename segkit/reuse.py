@@ -75,8 +75,11 @@ logger = logging.getLogger(__name__)
 #: sets it for the notebook kernels it starts.
 FRESH_ENV = "SEGKIT_FRESH"
 
-#: Cache entries kept per step (the newest by use).
-KEEP = 3
+#: Cache entries kept per step (the newest by use). Ten, so that going back and
+#: forth between a few settings (a horizon of 60, then 90 again) still finds every
+#: step computed before; an entry is the step's artifacts, a few MB on Online
+#: Retail (the data step's 5.6 MB is the largest).
+KEEP = 10
 
 #: Steps that are always computed. ``profile`` writes the run id into
 #: ``assignments.csv`` and ``segments.json`` and reads the previous run folder

@@ -98,20 +98,27 @@ def _fake_run(tmp_path: Path, name: str, content: str) -> Path:
     return run
 
 
-def test_cache_keeps_a_copy_and_the_newest_three_entries(tmp_path):
-    for i in range(5):
+def test_cache_keeps_a_copy_and_the_newest_entries_by_use(tmp_path):
+    n = reuse.KEEP + 2
+    for i in range(n):
         run = _fake_run(tmp_path, f"r{i}", f"customer_id\n{i}\n")
         record = {"fingerprint": f"fp{i}", "files": ["sub/a.csv"], "seconds": i}
         assert reuse.store(run, "data", record) is not None
-    kept = sorted(p.name for p in (reuse.cache_dir(run) / "data").iterdir())
-    assert kept == ["fp2", "fp3", "fp4"]
+        if i == reuse.KEEP - 1:  # the cache is full: fp0 is used again
+            first = reuse.lookup(run, "data", "fp0")
+            reuse.restore(_fake_run(tmp_path, "use0", ""), "data", first)
+    kept = {p.name for p in (reuse.cache_dir(run) / "data").iterdir()}
+    # the two least recently used go (fp1, fp2); fp0 stays because it was restored
+    assert kept == {"fp0", *(f"fp{i}" for i in range(3, n))}
+    assert len(kept) == reuse.KEEP
     # the run folder's file is rewritten in place (as write_exports does): the
     # cached copy keeps what the step wrote
     (run / "artifacts" / "sub" / "a.csv").write_text("customer_id\nXX\n")
-    cached = reuse.lookup(run, "data", "fp4")
+    last = n - 1
+    cached = reuse.lookup(run, "data", f"fp{last}")
     target = _fake_run(tmp_path, "new", "stale")
     assert reuse.restore(target, "data", cached) == ["sub/a.csv"]
-    assert (target / "artifacts/sub/a.csv").read_text() == "customer_id\n4\n"
+    assert (target / "artifacts/sub/a.csv").read_text() == f"customer_id\n{last}\n"
 
 
 def test_changed_files_lists_new_rewritten_and_removed_files():

@@ -20,6 +20,7 @@ from segkit.clustering.recommend import silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import segment_colour, segment_name
 from segkit.exceptions import SchemaError
+from segkit.figure_cache import cached
 
 __all__ = [
     "compare_artifacts",
@@ -176,6 +177,7 @@ def _need(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         )
 
 
+@cached
 def metric_curves(
     table: pd.DataFrame,
     *,
@@ -283,6 +285,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+@cached
 def k_profile_chart(recommendation: dict[str, Any]) -> Figure:
     """Stability and separation of each k's best finalist, with the cut-offs.
 
@@ -375,6 +378,7 @@ def structure_note(recommendation: dict[str, Any]) -> Note:
     return Note("\n".join(lines))
 
 
+@cached
 def segment_sizes(
     sizes: pd.DataFrame,
     *,
@@ -440,6 +444,7 @@ def segment_sizes(
     return fig
 
 
+@cached
 def segment_map(
     embedding: pd.DataFrame,
     labels: pd.Series,

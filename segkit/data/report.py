@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from segkit.data.report_tables import ABSENT, ledger_frame, need_frame
 from segkit.display import Note, ReportFigure, Table
+from segkit.figure_cache import cached
 
 __all__ = [
     "Note",
@@ -60,6 +61,7 @@ def _label(value: float) -> str:
     return f"{value:,.0f}"
 
 
+@cached
 def ledger_chart(ledger: pd.DataFrame | None) -> Figure:
     """Rows and value removed by each cleaning rule, in two panels.
 
@@ -112,6 +114,7 @@ def _canonical(transactions: pd.DataFrame, columns: list[str]) -> None:
     )
 
 
+@cached
 def orders_over_time(transactions: pd.DataFrame | None) -> Figure:
     """Orders and revenue per calendar month, in two stacked panels.
 
@@ -177,6 +180,7 @@ def orders_over_time(transactions: pd.DataFrame | None) -> Figure:
     return fig
 
 
+@cached
 def customers_by_country(
     transactions: pd.DataFrame | None, *, top: int = 10, min_share: float = 0.01
 ) -> Figure:
@@ -236,6 +240,7 @@ def customers_by_country(
     return fig
 
 
+@cached
 def order_value_distribution(transactions: pd.DataFrame | None) -> Figure:
     """Histogram of order totals on a logarithmic axis, with the median marked.
 
@@ -283,6 +288,7 @@ def order_value_distribution(transactions: pd.DataFrame | None) -> Figure:
     return fig
 
 
+@cached
 def missingness_chart(profile: pd.DataFrame | None) -> Figure:
     """Share of missing values per column of a raw table.
 

@@ -39,6 +39,7 @@ from segkit.features.report_tables import (
     treatment_table,
 )
 from segkit.features.rfm import rfm_summary
+from segkit.figure_cache import cached
 from segkit.glossary import display_name
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def features_artifacts(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
+@cached
 def distributions_before_after(
     features: pd.DataFrame,
     matrix: pd.DataFrame,
@@ -157,6 +159,7 @@ def distributions_before_after(
     return fig
 
 
+@cached
 def correlation_heatmap(features: pd.DataFrame, *, method: str = "spearman") -> Figure:
     """Heatmap of the pairwise correlation of the numeric features.
 
@@ -192,6 +195,7 @@ def correlation_heatmap(features: pd.DataFrame, *, method: str = "spearman") -> 
     return fig
 
 
+@cached
 def rfm_grid(rfm: pd.DataFrame | None) -> Figure:
     """R score x F score grid coloured by the mean monetary value of each cell.
 
@@ -240,6 +244,7 @@ def rfm_grid(rfm: pd.DataFrame | None) -> Figure:
     return fig
 
 
+@cached
 def rfm_segments_chart(
     rfm: pd.DataFrame | None, *, scheme: str | None = None
 ) -> Figure:
@@ -295,6 +300,7 @@ def rfm_segments_chart(
     return fig
 
 
+@cached
 def attribute_charts(
     features: pd.DataFrame,
     config: Mapping[str, Any] | None = None,

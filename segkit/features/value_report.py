@@ -17,6 +17,7 @@ import pandas as pd
 from segkit.display import Note, ReportFigure, Table
 from segkit.display import segment_name as _name
 from segkit.features import clv
+from segkit.figure_cache import cached
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
@@ -112,6 +113,7 @@ def parameters_table(art: Mapping[str, Any]) -> Table | Note:
     return Table(table[cols].reset_index(drop=True))
 
 
+@cached
 def value_distribution(
     art: Mapping[str, Any], currency: str = ""
 ) -> ReportFigure | Note:
@@ -201,6 +203,7 @@ def holdout_note(art: Mapping[str, Any]) -> Note:
     )
 
 
+@cached
 def calibration_chart(art: Mapping[str, Any]) -> ReportFigure | Note:
     """Mean predicted vs mean actual purchases per decile of the prediction."""
     if not art["json"].get("available"):

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from segkit.display import Note, ReportFigure, Table, segment_colour
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
+from segkit.figure_cache import cached
 from segkit.glossary import display_name
 from segkit.privacy import pseudonym_salt, pseudonymise
 
@@ -131,6 +132,7 @@ def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
     return Table(out.reset_index(drop=True))
 
 
+@cached
 def index_heatmap(
     indices: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
@@ -159,6 +161,7 @@ def index_heatmap(
     return fig
 
 
+@cached
 def snake_plot(
     snake: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
@@ -404,6 +407,7 @@ def fidelity_note(rules: Mapping[str, Any]) -> Note:
     )
 
 
+@cached
 def migration_heatmap(
     migration: pd.DataFrame, *, comparison: str = "previous run"
 ) -> Figure:
@@ -472,6 +476,7 @@ def size_changes_table(
     return Table(out)
 
 
+@cached
 def size_changes_chart(
     evolution: Mapping[str, Any], *, comparison: str = "previous run"
 ) -> Figure:

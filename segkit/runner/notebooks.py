@@ -36,12 +36,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segkit import figure_cache
 from segkit.config import load_config, missing_data_files
 from segkit.context import new_run_dir
 from segkit.exceptions import InputFileError
 from segkit.pipeline import step_records
 from segkit.project import locate_project_root
-from segkit.reuse import FRESH_ENV
+from segkit.reuse import FRESH_ENV, cache_dir
 from segkit.runner.exports import write_exports
 from segkit.runner.html import export_notebook_html, write_index
 from segkit.runner.manifest import new_manifest, now, write_manifest
@@ -389,6 +390,7 @@ def run_report(
         except Exception as exc:  # the privacy step must not hide the run's status
             logger.warning("could not write the exports of %s: %s", run_dir.name, exc)
         write_index(run_dir, manifest)
+        figure_cache.prune(cache_dir(run_dir) / "figures")
     return RunResult(
         run_dir=run_dir, status=status, notebooks=results, manifest=manifest
     )

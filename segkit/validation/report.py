@@ -26,6 +26,7 @@ from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
+from segkit.figure_cache import cached
 from segkit.glossary import display_name
 from segkit.validation.report_tables import (
     baseline_table,
@@ -177,6 +178,7 @@ def stability_summary_table(validation: Mapping[str, Any]) -> pd.DataFrame:
     return Table(pd.DataFrame(rows, columns=["measure", "value"]).set_index("measure"))
 
 
+@cached
 def stability_chart(
     stability: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
@@ -223,6 +225,7 @@ def stability_chart(
     return fig
 
 
+@cached
 def prediction_strength_chart(
     strength: pd.DataFrame,
     *,
@@ -275,6 +278,7 @@ def prediction_strength_chart(
     return fig
 
 
+@cached
 def distinctness_heatmap(
     effects: pd.DataFrame,
     kruskal: pd.DataFrame,
@@ -356,6 +360,7 @@ def distinctness_table(
     return Table(table.set_index("segment"))
 
 
+@cached
 def outcome_chart(
     outcomes: pd.DataFrame | None,
     *,
