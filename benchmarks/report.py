@@ -7,8 +7,10 @@ baseline (every step computed):
 
 - cold: the first run into an empty output folder (empty step cache);
 - warm: the same config again (steps reused from the cold run);
-- rerun: ``--set validation.horizon_days=60`` (validate and profile rerun; value
-  too while ``value.horizon_days`` is null, see segkit.pipeline.STEP_SECTIONS).
+- rerun 1: ``--set validation.horizon_days=60`` (validate and profile rerun; value
+  too while ``value.horizon_days`` is null, see segkit.pipeline.STEP_SECTIONS);
+- rerun 2: ``--set validation.ci_level=0.9`` (validate and profile only); both
+  after the warm run, each against the warm run's steps (``--rerun`` to choose).
 
 Seconds per notebook and per step come from each run's manifest.json; a reused
 step shows the seconds of its copy and ``(r)``; ``start-end`` gives each
@@ -19,7 +21,7 @@ of the whole process tree, kernels included.
 Usage::
 
     .venv/bin/python benchmarks/report.py [--config configs/online_retail.yaml]
-        [--output DIR] [--no-baseline]
+        [--output DIR] [--no-baseline] [--rerun KEY=VALUE ...]
 
 The full Online Retail config takes about 10 minutes on 2 cores with the
 ``--fresh`` baselines (the comparison dominates), 3 without
@@ -40,6 +42,11 @@ from pathlib import Path
 from treepeak import watch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: The one-parameter reruns: the validation horizon (value reruns too while
+#: ``value.horizon_days`` is null: its holdout is the validation horizon), and
+#: the confidence level, which only validate and profile read.
+RERUNS = ("validation.horizon_days=60", "validation.ci_level=0.9")
 
 
 def run_once(config: str, output: Path, extra: list[str]) -> dict:
@@ -88,10 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the --fresh runs"
     )
+    parser.add_argument(
+        "--rerun",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a one-parameter rerun after the warm run (repeatable; default: "
+        + " and ".join(RERUNS)
+        + ")",
+    )
     args = parser.parse_args(argv)
     base = Path(args.output or tempfile.mkdtemp(prefix="segkit-bench-")).resolve()
-    rerun = ["--set", "validation.horizon_days=60"]
-    scenarios = [("cold", []), ("warm", []), ("rerun", rerun)]
+    scenarios = [("cold", []), ("warm", [])]
+    for i, setting in enumerate(args.rerun or RERUNS, start=1):
+        scenarios.append((f"rerun {i}", ["--set", setting]))
     results: dict[str, dict] = {}
     for name, extra in scenarios:
         results[name] = run_once(args.config, base / "reuse" / "reports", extra)
