@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import importlib.metadata
 import json
 import logging
 import os
@@ -110,22 +109,12 @@ class CachedFigure:
         return str(self.metadata.get("alt", "Figure"))
 
 
-def _versions() -> list[str]:
-    out = []
-    for name in DRAWING_LIBRARIES:
-        try:
-            out.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            out.append(f"{name} -")
-    return out
-
-
 def _key(func: Callable[..., Any], args: tuple, kwargs: dict) -> str:
     import joblib
     import matplotlib
 
     from segkit import display, glossary
-    from segkit.reuse import code_fingerprint
+    from segkit.reuse import code_fingerprint, library_versions
 
     state = {
         "currency": dict(display._MONEY),
@@ -137,7 +126,7 @@ def _key(func: Callable[..., Any], args: tuple, kwargs: dict) -> str:
         func.__module__,
         func.__qualname__,
         code_fingerprint(),
-        _versions(),
+        library_versions(DRAWING_LIBRARIES),
         state,
         args,
         sorted(kwargs.items()),

@@ -61,6 +61,7 @@ __all__ = [
     "data_checksums",
     "fingerprint_of",
     "fresh_requested",
+    "library_versions",
     "reuse_allowed",
     "snapshot",
     "changed_files",
@@ -150,12 +151,20 @@ def code_fingerprint() -> str:
             continue
         digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    for name in LIBRARIES:
-        try:
-            digest.update(f"{name} {importlib.metadata.version(name)}\n".encode())
-        except importlib.metadata.PackageNotFoundError:
-            digest.update(f"{name} -\n".encode())
+    for line in library_versions(LIBRARIES):
+        digest.update(f"{line}\n".encode())
     return digest.hexdigest()
+
+
+def library_versions(names: Iterable[str]) -> list[str]:
+    """``"<name> <version>"`` per installed distribution, ``"<name> -"`` if absent."""
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f"{name} -")
+    return out
 
 
 def _checksum(path: str | Path) -> str | None:
