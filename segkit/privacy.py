@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["KEY_ENV", "key_path", "pseudonym_key", "pseudonym_salt", "pseudonymise"]
@@ -96,11 +97,19 @@ def pseudonymise(
     """
     secret = pseudonym_key() if key is None else key
     values = pd.Series(ids) if isinstance(ids, pd.Index) else ids
-    digests = [
-        "c-"
-        + hmac.new(secret, f"{salt}|{value}".encode(), hashlib.sha256).hexdigest()[
-            :length
-        ]
-        for value in values.astype(str)
-    ]
-    return pd.Series(digests, index=values.index, name=values.name, dtype="str")
+    # one digest per distinct id, then mapped back: a transactions table repeats
+    # each customer's id on every line (Online Retail: 4,334 ids on 400,000 lines)
+    codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=False)
+    digests = np.array(
+        [
+            "c-"
+            + hmac.new(secret, f"{salt}|{value}".encode(), hashlib.sha256).hexdigest()[
+                :length
+            ]
+            for value in uniques
+        ],
+        dtype=object,
+    )
+    return pd.Series(
+        digests[codes], index=values.index, name=values.name, dtype="str"
+    )

@@ -4,6 +4,7 @@ the config name and seed."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import stat
 
@@ -62,3 +63,20 @@ def test_projects_get_different_pseudonyms_for_the_same_customer(home):
     a = privacy.pseudonymise(IDS, salt="shop-a")
     b = privacy.pseudonymise(IDS, salt="shop-b")
     assert not (a == b).any()
+
+
+def test_repeated_ids_get_the_digest_of_each_id_computed_alone():
+    key = b"known-key"
+    lines = pd.Series(
+        ["17850", "13047", "17850", None, "12583", "17850"],
+        index=[10, 11, 12, 13, 14, 15],
+        name="customer_id",
+    )
+    got = privacy.pseudonymise(lines, salt="shop", key=key)
+    by_hand = [
+        "c-" + hmac.new(key, f"shop|{v}".encode(), hashlib.sha256).hexdigest()[:10]
+        for v in lines.astype(str)
+    ]
+    assert got.tolist() == by_hand
+    assert got.index.tolist() == [10, 11, 12, 13, 14, 15]
+    assert got.iloc[0] == got.iloc[2] == got.iloc[5] != got.iloc[1]

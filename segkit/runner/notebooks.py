@@ -188,6 +188,8 @@ def _execute(
 ) -> None:
     import papermill
 
+    from segkit.runner.engine import ENGINE
+
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -195,6 +197,9 @@ def _execute(
             str(target),
             parameters=dict(parameters),
             kernel_name=kernel,
+            # nbclient, saving the executed copy every few seconds and at the end
+            # rather than twice per cell (segkit.runner.engine)
+            engine_name=ENGINE,
             # The kernel's working directory, given to nbclient: papermill's own
             # cwd= changes the directory of this whole process for the run, which
             # notebooks running side by side in threads would leave behind.
