@@ -219,21 +219,23 @@ def open_run(
 
 
 def _figure_cache(folder: Path) -> None:
-    """Figures drawn once per input in a report run folder (:mod:`segkit.figure_cache`).
+    """Figures drawn once per input in a report run folder (:mod:`segkit.figure_cache`),
+    and the validation's costly parts computed once per input (:mod:`segkit.memo`).
 
     On in a folder with a ``manifest.json`` (``segkit report`` writes it before
     the first notebook); reading is off under ``--fresh``, which redraws and
     refreshes the cache; off in scratch folders, so a notebook edited in
     JupyterLab always draws.
     """
-    from segkit import figure_cache, reuse
+    from segkit import figure_cache, memo, reuse
 
     if (folder / "manifest.json").is_file():
-        figure_cache.configure(
-            reuse.cache_dir(folder) / "figures", read=not reuse.fresh_requested()
-        )
+        read = not reuse.fresh_requested()
+        figure_cache.configure(reuse.cache_dir(folder) / "figures", read=read)
+        memo.configure(reuse.cache_dir(folder) / "memo", read=read)
     else:
         figure_cache.configure(None)
+        memo.configure(None)
 
 
 def _declared_features(config: Config, folder: Path) -> Config:

@@ -110,6 +110,4 @@ def pseudonymise(
         ],
         dtype=object,
     )
-    return pd.Series(
-        digests[codes], index=values.index, name=values.name, dtype="str"
-    )
+    return pd.Series(digests[codes], index=values.index, name=values.name, dtype="str")

@@ -80,13 +80,14 @@ def tiny_config(tmp_path: Path, tiny_csv: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _page_formats_reset():
-    """``open_run`` sets the currency, column labels and figure cache of the
+    """``open_run`` sets the currency, column labels, figure cache and memo of the
     process (for the notebook kernel it runs in); no test may inherit another's."""
     yield
-    from segkit import figure_cache
+    from segkit import figure_cache, memo
     from segkit.display import set_currency
     from segkit.glossary import set_labels
 
     set_currency(None)
     set_labels(None)
     figure_cache.configure(None)
+    memo.configure(None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from segkit import reuse
+from segkit import memo, reuse
 from segkit.config import Config, load_config
 from segkit.config_base import Section
 from segkit.context import RunContext, new_run_dir, open_run
@@ -336,6 +336,29 @@ def test_changing_the_validation_horizon_reruns_validate_and_profile_only(runs):
         "validate": "computed",
         "profile": "computed",
     }
+
+
+@pytest.mark.slow
+def test_a_new_ci_level_reads_the_costly_parts_back_and_equals_a_fresh_validate(
+    runs, monkeypatch
+):
+    out, *_ = runs
+    rerun = report_run(out, ["validation.ci_level=0.8"])
+    stored = memo.folder()
+    assert stored is not None and stored.is_dir()
+    before = sorted(p.parent.name for p in stored.rglob("output.pkl"))
+    rerun.ensure("validate")
+    assert statuses(rerun)["validate"] == "computed"
+    # stability, prediction strength and the held-out draws were all read back:
+    # nothing new was stored
+    assert sorted(p.parent.name for p in stored.rglob("output.pkl")) == before
+    from_memo = (rerun.artifacts / "validation.json").read_bytes()
+    assert b'"ci_level": 0.8' in from_memo
+    monkeypatch.setenv(reuse.FRESH_ENV, "1")
+    rerun.run_step("validate")
+    assert (rerun.artifacts / "validation.json").read_bytes() == from_memo
+    for table in ("stability.csv", "prediction_strength.csv", "outcome_heldout.csv"):
+        assert (rerun.artifacts / table).is_file()
 
 
 # ------------------------------------------------- runner: --fresh, manifest, index

@@ -22,7 +22,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+from papermill.engines import (
+    NBClientEngine,
+    NotebookExecutionManager,
+    papermill_engines,
+)
 
 __all__ = ["ENGINE", "SAVE_EVERY", "SparseSaves", "SparseSavesEngine"]
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segkit import figure_cache
+from segkit import figure_cache, memo
 from segkit.config import load_config, missing_data_files
 from segkit.context import new_run_dir
 from segkit.exceptions import InputFileError
@@ -396,6 +396,7 @@ def run_report(
             logger.warning("could not write the exports of %s: %s", run_dir.name, exc)
         write_index(run_dir, manifest)
         figure_cache.prune(cache_dir(run_dir) / "figures")
+        memo.prune(cache_dir(run_dir) / "memo")
     return RunResult(
         run_dir=run_dir, status=status, notebooks=results, manifest=manifest
     )

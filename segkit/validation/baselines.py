@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit import memo
 from segkit.exceptions import DataError
 from segkit.validation.value_baseline import CLV_TIERS
 
@@ -223,9 +224,7 @@ def compare_heldout(
         raise DataError(
             f"reference labelling {reference!r} not among {list(labelings)}"
         )
-    rng = np.random.default_rng(random_state)
     n = len(fold)
-    directions = {}
     for name, labels in labelings.items():
         pair = labels if isinstance(labels, tuple) else (labels, labels)
         if any(len(p) != n for p in pair):
@@ -233,41 +232,36 @@ def compare_heldout(
                 f"labelling {name!r} has {len(pair[0])} customers, the outcome {n}; "
                 "pass labels for the same customers"
             )
-        directions[name] = (_codes(pair[0]), _codes(pair[1]))
+    # the draws do not depend on the level: a rerun with another
+    # validation.ci_level reads them back (segkit.memo)
+    draws = memo.call(
+        heldout_draws,
+        {name: np.asarray(raw, dtype=float) for name, raw in outcomes.items()},
+        {
+            name: tuple(map(np.asarray, labels))
+            if isinstance(labels, tuple)
+            else np.asarray(labels)
+            for name, labels in labelings.items()
+        },
+        np.asarray(fold, dtype=bool),
+        n_resamples=n_resamples,
+        n_permutations=n_permutations,
+        random_state=random_state,
+    )
     tail = (1 - level) / 2
     rows = []
-    for outcome, raw in outcomes.items():
-        y = np.asarray(raw, dtype=float)
-        boot = {name: [] for name in labelings}
-        block = max(1, _BLOCK // max(n, 1))
-        for start in range(0, n_resamples, block):
-            weights = _weights(fold, min(block, n_resamples - start), rng)
-            for name, d in directions.items():
-                boot[name].append(_scores(y, d, fold, weights))
-        boot = {name: np.concatenate(parts) for name, parts in boot.items()}
-        ones = np.ones((1, n))
-        point = {
-            name: float(_scores(y, d, fold, ones)[0]) for name, d in directions.items()
-        }
-        for name, d in directions.items():
-            null = np.empty(n_permutations)
-            for i in range(n_permutations):
-                order = rng.permutation(n)
-                null[i] = _scores(
-                    y,
-                    ((d[0][0][order], d[0][1]), (d[1][0][order], d[1][1])),
-                    fold,
-                    ones,
-                )[0]
+    for outcome, found in draws.items():
+        boot, point, null = found["boot"], found["point"], found["null"]
+        for name in labelings:
             row = {
                 "outcome": outcome,
                 "name": name,
-                "groups": int(max(d[0][1], d[1][1])),
+                "groups": found["groups"][name],
                 "measure": point[name],
                 "low": float(np.quantile(boot[name], tail)),
                 "high": float(np.quantile(boot[name], 1 - tail)),
                 "p_value": float(
-                    (1 + (null >= point[name]).sum()) / (1 + n_permutations)
+                    (1 + (null[name] >= point[name]).sum()) / (1 + n_permutations)
                 ),
             }
             if name != reference:
@@ -280,6 +274,63 @@ def compare_heldout(
                 row["wording"] = wording(row["difference_low"], row["difference_high"])
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def heldout_draws(
+    outcomes: Mapping[str, np.ndarray],
+    labelings: Mapping[str, Any],
+    fold: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    n_permutations: int = 200,
+    random_state: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """The draws :func:`compare_heldout` reads its intervals and p-values off.
+
+    Per outcome: ``boot`` ({labelling: held-out R squared of each paired bootstrap
+    resample}), ``point`` ({labelling: R squared on all customers}), ``null``
+    ({labelling: R squared of each label permutation}) and ``groups``
+    ({labelling: number of segments}). Arguments as for :func:`compare_heldout`.
+    """
+    rng = np.random.default_rng(random_state)
+    n = len(fold)
+    directions = {}
+    for name, labels in labelings.items():
+        pair = labels if isinstance(labels, tuple) else (labels, labels)
+        directions[name] = (_codes(pair[0]), _codes(pair[1]))
+    found: dict[str, dict[str, Any]] = {}
+    for outcome, raw in outcomes.items():
+        y = np.asarray(raw, dtype=float)
+        boot = {name: [] for name in labelings}
+        block = max(1, _BLOCK // max(n, 1))
+        for start in range(0, n_resamples, block):
+            weights = _weights(fold, min(block, n_resamples - start), rng)
+            for name, d in directions.items():
+                boot[name].append(_scores(y, d, fold, weights))
+        ones = np.ones((1, n))
+        point = {
+            name: float(_scores(y, d, fold, ones)[0]) for name, d in directions.items()
+        }
+        null = {}
+        for name, d in directions.items():
+            null[name] = np.empty(n_permutations)
+            for i in range(n_permutations):
+                order = rng.permutation(n)
+                null[name][i] = _scores(
+                    y,
+                    ((d[0][0][order], d[0][1]), (d[1][0][order], d[1][1])),
+                    fold,
+                    ones,
+                )[0]
+        found[outcome] = {
+            "boot": {name: np.concatenate(parts) for name, parts in boot.items()},
+            "point": point,
+            "null": null,
+            "groups": {
+                name: int(max(d[0][1], d[1][1])) for name, d in directions.items()
+            },
+        }
+    return found
 
 
 def baseline_records(

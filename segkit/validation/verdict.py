@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
 
+from segkit import memo
 from segkit.clustering import stability
 from segkit.exceptions import ConfigError, DataError
 from segkit.validation import distinct, outcomes, separation
@@ -365,7 +366,10 @@ def validate_segmentation(
         refit=v["refit"],
     )
     labels = labels.astype(int)
-    stab = stability.bootstrap_stability(
+    # neither depends on the outcome nor on the level: a rerun with another
+    # validation.horizon_days or ci_level reads them back (segkit.memo)
+    stab = memo.call(
+        stability.bootstrap_stability,
         refit_model,
         frame,
         labels=labels,
@@ -374,7 +378,8 @@ def validate_segmentation(
         random_state=seed,
     )
     k_values = range(config["clustering"]["k_min"], config["clustering"]["k_max"] + 1)
-    ps = stability.prediction_strength(
+    ps = memo.call(
+        stability.prediction_strength,
         refit_model,
         frame,
         k_values=k_values,
