@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+# scipy.stats (about 1 s to import) is loaded by the functions that use it
 from segkit.exceptions import DataError
 
 __all__ = [
@@ -68,6 +68,8 @@ def wilson(
     tuple of arrays
         ``(low, high)``, same shape as the inputs, within [0, 1].
     """
+    from scipy import stats
+
     _check_level(level)
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
@@ -83,6 +85,8 @@ def clopper_pearson(
     successes: Any, n: Any, *, level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson) interval of a proportion, from beta quantiles."""
+    from scipy import stats
+
     _check_level(level)
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
@@ -164,6 +168,8 @@ def mean_interval(
     tuple of float
         ``(low, high)``; ``(v, v)`` for a constant column, NaN for an empty one.
     """
+    from scipy import stats
+
     _check_level(level)
     data = np.asarray(values, dtype=float)
     if method not in _MEAN_METHODS:
@@ -229,6 +235,8 @@ def _delta_lognormal(data: np.ndarray, level: float) -> tuple[float, float]:
     1997); the interval is symmetric there and exponentiated. Written here because
     scipy has no zero-inflated lognormal interval.
     """
+    from scipy import stats
+
     positive = data[data > 0]
     m, n = len(positive), len(data)
     if m < _MIN_POSITIVE or (data < 0).any() or np.ptp(positive) == 0:

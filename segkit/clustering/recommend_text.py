@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segkit.clustering.selection import selection_settings
+from segkit.clustering.selection_settings import selection_settings
 from segkit.config_sections import ClusteringSettings
 
 __all__ = [

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from segkit.clustering.metrics import elbow
-from segkit.clustering.recommend import silhouette_words
+from segkit.clustering.recommend_text import silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import segment_colour, segment_name
 from segkit.exceptions import SchemaError
@@ -204,6 +203,9 @@ def metric_curves(
     metrics : tuple of str
         Columns to draw, one row of panels each.
     """
+    # with scikit-learn, imported only when the chart is drawn (not from the cache)
+    from segkit.clustering.metrics import elbow
+
     _need(table, ["algorithm", "representation", "k", *metrics], "metric_curves table")
     data = table[table["k"].notna()].copy()
     data["k"] = data["k"].astype(int)

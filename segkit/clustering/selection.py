@@ -26,8 +26,7 @@ Refits cost far more, so they are spent only where they decide:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from segkit.clustering.refits import (
     with_bootstrap,
 )
 from segkit.clustering.sampling import thread_limit
+from segkit.clustering.selection_settings import SelectionSettings, selection_settings
 from segkit.clustering.stability import (
     bootstrap_stability,
     prediction_strength_folds,
@@ -82,71 +82,6 @@ ASSESS_COLUMNS = [
     "refits",
     "bimodal",
 ]
-
-
-@dataclass(frozen=True)
-class SelectionSettings:
-    """Settings of the stability-led choice (config keys ``clustering.<name>``).
-
-    Attributes
-    ----------
-    finalists_per_k : int
-        Candidates per number of segments that get refits (distinct families).
-    ps_splits : int
-        Random half-splits for prediction strength (two folds each); >= 10, since
-        fold values are bimodal (about 0.5 or 1.0) and 4 folds cannot read a 0.8 cut.
-    ps_cutoff : float
-        Median fold strength a candidate needs (0.8: Tibshirani & Walther).
-    jaccard_refits : int
-        Bootstrap refits for the per-segment Jaccard (>= 20 where it decides).
-    min_jaccard : float
-        Every segment's mean Jaccard must reach this (Hennig: below 0.6 a segment
-        dissolves).
-    stable_jaccard : float
-        Below this (but above ``min_jaccard``) the membership is doubtful: "weak".
-    refit_sample : int
-        Customers the refits are drawn from (bounded; a fixed-seed sample).
-    null_refs : int
-        Structureless reference data sets per k and kind.
-    null_z : float
-        The candidate's R-squared must exceed each null's mean by this many of the
-        null's standard deviations ...
-    null_margin : float
-        ... and by at least this much in absolute terms.
-    weak_silhouette : float
-        Below this silhouette no substantial structure is claimed ("weak"; Kaufman
-        & Rousseeuw 1990 read < 0.25 as no substantial structure).
-    stability_tolerance : float
-        Candidates whose stability is within this of the best count as equally
-        stable (then separation decides).
-    """
-
-    finalists_per_k: int
-    ps_splits: int
-    ps_cutoff: float
-    jaccard_refits: int
-    min_jaccard: float
-    stable_jaccard: float
-    refit_sample: int
-    null_refs: int
-    null_z: float
-    null_margin: float
-    weak_silhouette: float
-    stability_tolerance: float
-
-
-def selection_settings(
-    clustering: ClusteringSettings | Mapping[str, Any],
-) -> SelectionSettings:
-    """:class:`SelectionSettings` from the config's ``clustering`` section.
-
-    A plain mapping gets the :class:`~segkit.config.ClusteringSettings` defaults for
-    the keys it lacks.
-    """
-    section = ClusteringSettings.of(clustering)
-    return SelectionSettings(
-        **{spec.name: section[spec.name] for spec in fields(SelectionSettings)}
-    )
 
 
 def candidate_model(

@@ -19,7 +19,7 @@ import pandas as pd
 from segkit.columns import numeric_columns
 from segkit.display import Note, Table
 from segkit.exceptions import SchemaError
-from segkit.features.behaviour import FEATURE_DEFINITIONS
+from segkit.features.definitions import FEATURE_DEFINITIONS
 from segkit.features.lifecycle import STATES
 from segkit.features.rfm import rfm_summary
 from segkit.glossary import display_name

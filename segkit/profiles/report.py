@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from segkit.display import Note, ReportFigure, Table, segment_colour
@@ -27,6 +26,10 @@ from segkit.privacy import pseudonym_salt, pseudonymise
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
+
+# seaborn is imported in the chart functions that use it: a page whose figures
+# all come from the figure cache (segkit.figure_cache) never loads it, about
+# 1.6 s of every notebook kernel's start
 
 __all__ = [
     "profile_artifacts",
@@ -137,6 +140,8 @@ def index_heatmap(
     indices: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
     """Heatmap of indices vs the average customer (100), capped at 300 for colour."""
+    import seaborn as sns
+
     data = indices.dropna(axis=1, how="all")
     if data.empty:
         return _empty("Index vs average customer", "no feature with an index")
@@ -166,6 +171,8 @@ def snake_plot(
     snake: pd.DataFrame, *, names: Mapping[int, str] | None = None
 ) -> Figure:
     """Standardised mean of every feature per segment (0 = average customer)."""
+    import seaborn as sns
+
     data = snake.assign(
         segment=snake["segment"].map(lambda s: _name(names, s)),
         feature=snake["feature"].map(display_name),
@@ -412,6 +419,8 @@ def migration_heatmap(
     migration: pd.DataFrame, *, comparison: str = "previous run"
 ) -> Figure:
     """Row-normalised migration matrix (share of each earlier state now in each state)."""
+    import seaborn as sns
+
     title = {
         "previous run": "Where customers of the previous run's segments are now",
         "within run": "Where customers were one horizon ago and where they are now",
@@ -481,6 +490,8 @@ def size_changes_chart(
     evolution: Mapping[str, Any], *, comparison: str = "previous run"
 ) -> Figure:
     """Share of customers per segment before and now (bars side by side)."""
+    import seaborn as sns
+
     before = "one horizon ago" if comparison == "within run" else "previous run"
     title = f"Share of customers per segment: {before} vs now"
     found = _comparison(evolution, comparison)

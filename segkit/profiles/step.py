@@ -51,7 +51,7 @@ from segkit.exceptions import DataError, SegkitError
 from segkit.features.lifecycle import settings_of as lifecycle_settings
 from segkit.intervals import share_intervals
 from segkit.privacy import pseudonym_salt, pseudonymise
-from segkit.profiles import claims, evolution, naming, profile, rules, value
+from segkit.profiles import claims, naming, profile, value
 from segkit.profiles.export import assignments_frame
 
 __all__ = [
@@ -166,6 +166,8 @@ def within_run_labels(
 
 
 def _previous_run(ctx: RunContext) -> Path | None:
+    from segkit.profiles import evolution
+
     given = ctx.config["profiles"]["compare_to"]
     if not given:
         return evolution.find_previous_run(ctx.run_dir, ctx.config["name"])
@@ -182,6 +184,8 @@ def _previous_run(ctx: RunContext) -> Path | None:
 
 
 def _evolution(ctx, model, labels, names, as_of) -> tuple[dict, pd.DataFrame]:
+    from segkit.profiles import evolution
+
     out: dict[str, Any] = {"previous_run": None, "within_run": None, "notes": []}
     frames = []
     previous = _previous_run(ctx)
@@ -382,7 +386,10 @@ def segment_names(ctx: RunContext) -> dict[int, str]:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """Profile, name, explain and export the segments of a run; compare with before."""
+    # with scikit-learn, imported when the step runs: notebook 04 imports this
+    # module for segment_names only
     from segkit.clustering.model import SegmentationModel
+    from segkit.profiles import rules
 
     settings = ctx.config["profiles"]
     features = _drop_pii(_indexed(ctx.load_frame("features.parquet")), ctx)

