@@ -36,7 +36,7 @@ __all__ = ["KEEP", "call", "configure", "folder", "prune"]
 
 logger = logging.getLogger(__name__)
 
-#: Results kept (the newest by use): one validate step stores four, of a few KB
+#: Results kept (the newest by use): one validate step stores three, of a few KB
 #: to a few hundred KB.
 KEEP = 200
 
