@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -48,6 +50,25 @@ TINY_COLUMNS = {
     "description": "Description",
     "country": "Country",
 }
+
+
+def python_under_hash_seeds(
+    code: str, *args: str, seeds: tuple[str, ...] = ("1", "2")
+) -> list[str]:
+    """The stripped stdout of ``python -c code *args``, run from the project root
+    once per ``PYTHONHASHSEED`` in ``seeds``, in that order (for what must not
+    follow string hashing: cache keys, pickles)."""
+    return [
+        subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in seeds
+    ]
 
 
 def write_config(folder: Path, body: dict, name: str = "config.yaml") -> Path:

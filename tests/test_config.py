@@ -19,7 +19,7 @@ from segkit.config import (
     parse_overrides,
     validate_config,
 )
-from tests.conftest import ROOT, TINY_COLUMNS, write_config
+from tests.conftest import ROOT, TINY_COLUMNS, python_under_hash_seeds, write_config
 
 
 def _body(**extra):
@@ -329,23 +329,11 @@ def test_the_bundled_config_loads():
 
 def test_a_pickled_config_is_the_same_bytes_in_every_process():
     """model.joblib holds the config: its pickle must not follow string hashing."""
-    import subprocess
-    import sys
-
     code = (
         "import hashlib, pickle; from segkit.config import load_config; "
         "c = load_config('tests/fixtures/retail_small.yaml'); "
         "b = pickle.dumps(c); assert pickle.loads(b) == c; "
         "print(hashlib.sha256(b).hexdigest())"
     )
-    digests = {
-        subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
-        ).stdout.strip()
-        for seed in ("1", "2", "3")
-    }
+    digests = set(python_under_hash_seeds(code, seeds=("1", "2", "3")))
     assert len(digests) == 1

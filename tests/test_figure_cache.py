@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +14,7 @@ from segkit import figure_cache
 from segkit.context import open_run
 from segkit.data.report import orders_over_time
 from segkit.display import Note, ReportFigure, set_currency
+from tests.conftest import python_under_hash_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "fixtures" / "retail_small.yaml"
@@ -138,17 +137,7 @@ def test_the_key_is_the_same_in_another_process(cache):
         "from test_figure_cache import FRAME, bars\n"
         "print(figure_cache._key(bars.__wrapped__, (FRAME,), {'title': 'T'}))\n"
     )
-    keys = {
-        subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-        ).stdout.strip()
-        for seed in ("1", "2")
-    }
+    keys = set(python_under_hash_seeds(code))
     assert len(keys) == 1 and len(keys.pop()) == 32
 
 

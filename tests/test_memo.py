@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 
 from segkit import memo
 from segkit.validation import baselines
+from tests.conftest import python_under_hash_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,17 +143,7 @@ def test_a_result_stored_by_one_process_is_read_by_another(tmp_path):
         "    n_resamples=20, n_permutations=5)\n"
         "print(t['low'].iloc[0])\n"
     )
-    outs = []
-    for seed in ("1", "2"):
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path / "memo")],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            env={"PYTHONHASHSEED": seed, "PATH": ""},
-        )
-        outs.append(done.stdout)
+    outs = python_under_hash_seeds(script, str(tmp_path / "memo"))
     assert outs[0] == outs[1]
     # one entry: the second process found the first one's result
     assert len(list((tmp_path / "memo").rglob("output.pkl"))) == 1
