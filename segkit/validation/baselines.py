@@ -47,6 +47,7 @@ __all__ = [
     "halves",
     "heldout_r2",
     "compare_heldout",
+    "heldout_draws",
     "wording",
     "baseline_records",
     "cross_fit_labels",
