@@ -201,6 +201,10 @@ class ClusteringSettings(Section):
     umap_neighbors: Int = Field(30, ge=2, description="UMAP n_neighbors")
     hdbscan_min_cluster_share: float = Field(0.02, gt=0, lt=1, description="share")
     stability_refits: Int = Field(3, ge=0, description="seed refits per candidate")
+    stability_scope: Literal["finalists", "all"] = Field(
+        "finalists",
+        description="candidates given the seed refits: the finalists, or all",
+    )
     min_segment_share: Share = Field(0.03, description="smallest segment allowed")
     max_segments: Int = Field(8, ge=2, description="most segments recommended")
     min_stability: Share = Field(0.6, description="seed-stability ARI needed")

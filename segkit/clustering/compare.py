@@ -11,7 +11,10 @@ points are scored as one more group (the "Unassigned" segment customers receive)
 never dropped, so density and partition methods meet on the same terms. DBCV and
 BIC are information only (see :data:`COLUMN_DOCS`). Stability is the mean adjusted
 Rand index between the candidate and ``clustering.stability_refits`` refits on
-reseeded 80 % subsamples of the metric sample. The RFM named segments, when
+reseeded 80 % subsamples of the metric sample; by default
+(``clustering.stability_scope: finalists``) only the finalists of the screen get
+these refits, the most costly part of the comparison, which the recommendation
+does not read (see :func:`_finalist_stability`). The RFM named segments, when
 present, are scored the same way as a baseline.
 
 Candidates of one algorithm in one representation form one task; with
@@ -128,7 +131,10 @@ COLUMN_DOCS: dict[str, str] = {
     "smallest_share": "smallest segment's share of the fit sample (noise included)",
     "largest_share": "largest segment's share of the fit sample",
     "noise_share": "share of the fit sample HDBSCAN left unassigned (0 otherwise)",
-    "stability": "mean ARI between the fit and reseeded refits on 80 % subsamples",
+    "stability": (
+        "mean ARI between the fit and reseeded refits on 80 % subsamples; the "
+        "finalists only (empty for the rest) unless clustering.stability_scope is all"
+    ),
     "fit_seconds": "seconds of the clusterer fit (varies run to run)",
     "reduce_seconds": "seconds of the representation fit (varies run to run)",
     "dims": "dimensions of the representation",
@@ -324,37 +330,82 @@ def _compare(
     ks = [k for k in range(k_min, k_max + 1) if k <= distinct]
     if len(ks) < k_max - k_min + 1:
         logger.info("skip k > %d: only %d distinct rows", distinct, distinct)
-    tasks = []
-    for rep in clustering["representations"]:
-        start = time.perf_counter()
-        coords = make_reducer(rep, clustering, seed).fit_transform(fit_frame)
-        space = _Space(
-            coords=coords.to_numpy(),
+    all_stability = clustering["stability_scope"] == "all"
+
+    def space_of(coords: np.ndarray, seconds: float) -> _Space:
+        return _Space(
+            coords=coords,
             common=common,
             metric_pos=metric_pos,
             subsets=subsets,
-            reduce_seconds=time.perf_counter() - start,
+            reduce_seconds=seconds,
             distances=distances,
         )
-        for algorithm in clustering["algorithms"]:
-            grid = [None] if algorithm == "hdbscan" else ks
-            tasks.append((algorithm, rep, grid, space))
-    bar = _progress(len(tasks), "candidates")
-    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+
+    def score(index: int, rep: str, algorithm: str, space: _Space) -> Any:
+        grid = [None] if algorithm == "hdbscan" else ks
+        return delayed(_tagged)(
+            ("score", index),
+            _score_algorithm,
+            algorithm,
+            rep,
+            grid,
+            space,
+            settings,
+            seed=seed,
+            dbcv_rows=dbcv_rows,
+            with_stability=all_stability,
+        )
+
+    reps = list(clustering["representations"])
+    algorithms = list(clustering["algorithms"])
+    # In parallel, UMAP (seconds, one core) is fitted in a worker while the other
+    # representations' candidates fit beside it; serially everything runs in order.
+    slow = [rep for rep in reps if rep == "umap" and n_jobs != 1]
+    spaces: dict[str, _Space] = {}
+    for rep in reps:
+        if rep not in slow:
+            spaces[rep] = space_of(*_reduce(rep, clustering, seed, fit_frame))
+    order = [(rep, algorithm) for rep in reps for algorithm in algorithms]
+    # dearest first, so no worker is left with a long fit at the end
+    cost = {name: rank for rank, name in enumerate(_COST_ORDER)}
+    queue = sorted(range(len(order)), key=lambda i: cost.get(order[i][1], 0))
+    bar = _progress(len(order), "candidates")
+    results: dict[int, list[tuple[dict[str, Any], np.ndarray]]] = {}
+    with Parallel(n_jobs=n_jobs, return_as="generator_unordered") as parallel:
+        first = [
+            delayed(_tagged)(("reduce", rep), _reduce, rep, clustering, seed, fit_frame)
+            for rep in slow
+        ] + [
+            score(i, *order[i], spaces[order[i][0]])
+            for i in queue
+            if order[i][0] not in slow
+        ]
+        for (kind, key), found in parallel(first):
+            if kind == "reduce":
+                spaces[key] = space_of(*found)
+            else:
+                results[key] = found
+                bar.update(1)
+        later = [
+            score(i, *order[i], spaces[order[i][0]]) for i in queue if i not in results
+        ]
+        for (_, key), found in parallel(later):
+            results[key] = found
+            bar.update(1)
+    bar.close()
+    tasks = [
+        (algorithm, rep, [None] if algorithm == "hdbscan" else ks, spaces[rep])
+        for rep, algorithm in order
+    ]
     rows: list[dict[str, Any]] = []
     size_rows: list[pd.DataFrame] = []
-    jobs = (
-        delayed(_score_algorithm)(
-            algorithm, rep, grid, space, settings, seed=seed, dbcv_rows=dbcv_rows
-        )
-        for algorithm, rep, grid, space in tasks
-    )
-    for found in runner(jobs):
-        bar.update(1)
-        for row, labels in found:
+    found_labels: dict[str, np.ndarray] = {}
+    for index in range(len(order)):
+        for row, labels in results[index]:
             rows.append(row)
             size_rows.append(_size_frame(row["candidate"], labels))
-    bar.close()
+            found_labels[row["candidate"]] = labels
     if rfm is not None and "segment" in rfm.columns:
         row, frame = _rfm_row(rfm, fit_frame, metric_pos, common, distances)
         rows.append(row)
@@ -362,6 +413,10 @@ def _compare(
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     table["k"] = table["k"].astype("Int64")
     table["bic_rank_within_representation"] = _bic_rank(table)
+    if not all_stability and subsets:
+        _finalist_stability(
+            table, clustering, tasks, found_labels, settings, seed=seed, n_jobs=n_jobs
+        )
     samples = {
         "customers": n,
         "fit": len(fit_frame),
@@ -380,6 +435,24 @@ def _compare(
     )
 
 
+#: Algorithms from the dearest task (all k of one representation) to the cheapest.
+_COST_ORDER = ("gmm", "ward", "kmeans", "minibatch_kmeans", "hdbscan")
+
+
+def _tagged(tag: Any, func: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``(tag, func(*args, **kwargs))``: results of an unordered joblib run, named."""
+    return tag, func(*args, **kwargs)
+
+
+def _reduce(
+    rep: str, clustering: Any, seed: int, frame: pd.DataFrame
+) -> tuple[np.ndarray, float]:
+    """The fit sample in one representation, and the seconds the fit took."""
+    start = time.perf_counter()
+    coords = make_reducer(rep, clustering, seed).fit_transform(frame)
+    return coords.to_numpy(), time.perf_counter() - start
+
+
 def _bic_rank(table: pd.DataFrame) -> pd.Series:
     """Rank of BIC among the GMMs of one representation (1: lowest); NaN otherwise."""
     bic = table["bic"].astype(float)
@@ -395,11 +468,13 @@ def _score_algorithm(
     *,
     seed: int,
     dbcv_rows: int,
+    with_stability: bool = True,
 ) -> list[tuple[dict[str, Any], np.ndarray]]:
     """Fit and score one algorithm at every k of ``grid`` in one representation.
 
     One task keeps one Ward tree cache, so its tree (and each stability subset's)
-    is built once for all k.
+    is built once for all k. ``with_stability`` False leaves ``stability`` NaN
+    (:func:`_finalist_stability` fills it in for the finalists).
     """
     settings = {**settings, "tree_cache": {}}
     coords, pos = space.coords, space.metric_pos
@@ -435,7 +510,9 @@ def _score_algorithm(
             ),
             "stability": _stability(
                 algorithm, k, stab_coords, sampled, space.subsets, settings, seed
-            ),
+            )
+            if with_stability
+            else np.nan,
             "fit_seconds": fit_seconds,
             "reduce_seconds": space.reduce_seconds,
             "dims": coords.shape[1],
@@ -444,6 +521,70 @@ def _score_algorithm(
         }
         out.append((row, labels))
     return out
+
+
+def _finalist_stability(
+    table: pd.DataFrame,
+    clustering: Any,
+    tasks: list[tuple[str, str, list[int | None], _Space]],
+    found_labels: dict[str, np.ndarray],
+    settings: dict[str, Any],
+    *,
+    seed: int,
+    n_jobs: int,
+) -> None:
+    """``clustering.stability_scope: finalists``: the refits for the finalists only.
+
+    The seed refits are most of the comparison's work (three fits per candidate,
+    GMM and Ward the dearest), yet the recommendation never reads this column: it
+    ranks the finalists by prediction strength and bootstrap Jaccard. The screen
+    (:func:`segkit.clustering.selection.screen`) picks the finalists from
+    silhouette and Calinski-Harabasz alone, so it picks the same ones before the
+    refits as after, and each finalist's refits are the very ones ``all`` makes
+    (same subsets, same seeds): its ``stability`` is identical. Fills ``table``'s
+    ``stability`` in place; every other row keeps NaN.
+    """
+    from joblib import Parallel, delayed
+
+    # imported here: selection imports this module
+    from segkit.clustering.selection import screen
+
+    screened = screen(table, clustering)
+    chosen = set(screened.loc[screened["finalist"], "candidate"])
+    jobs = []
+    cost = {name: rank for rank, name in enumerate(_COST_ORDER)}
+    for algorithm, rep, grid, space in sorted(tasks, key=lambda t: cost.get(t[0], 0)):
+        ks = [k for k in grid if candidate_id(algorithm, rep, k) in chosen]
+        if ks:
+            labels = {k: found_labels[candidate_id(algorithm, rep, k)] for k in ks}
+            jobs.append(
+                delayed(_stability_task)(algorithm, rep, labels, space, settings, seed)
+            )
+    found: dict[str, float] = {}
+    for part in Parallel(n_jobs=n_jobs)(jobs):
+        found.update(part)
+    where = table["candidate"].isin(list(found))
+    table.loc[where, "stability"] = table.loc[where, "candidate"].map(found)
+
+
+def _stability_task(
+    algorithm: str,
+    rep: str,
+    labels: dict[int | None, np.ndarray],
+    space: _Space,
+    settings: dict[str, Any],
+    seed: int,
+) -> dict[str, float]:
+    """The seed-refit stability of one algorithm's finalists in one representation,
+    with one Ward tree cache for all their k (as :func:`_score_algorithm`)."""
+    settings = {**settings, "tree_cache": {}}
+    X = space.coords[space.metric_pos]
+    return {
+        candidate_id(algorithm, rep, k): _stability(
+            algorithm, k, X, found[space.metric_pos], space.subsets, settings, seed
+        )
+        for k, found in labels.items()
+    }
 
 
 def _stability(

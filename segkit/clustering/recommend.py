@@ -546,19 +546,20 @@ def select(
 
     screened = screen(table, clustering)
     finalists = list(screened.loc[screened["finalist"], "candidate"])
+    # auto (0) as in the comparison: parallel from PARALLEL_ROWS customers on
+    jobs = resolve_jobs(ClusteringSettings.of(clustering).n_jobs, len(matrix))
     assessment = assess(
-        finalists,
-        matrix,
-        make_model=make_model,
-        settings=s,
-        seed=seed,
-        # auto (0) as in the comparison: parallel from PARALLEL_ROWS customers on
-        n_jobs=resolve_jobs(ClusteringSettings.of(clustering).n_jobs, len(matrix)),
+        finalists, matrix, make_model=make_model, settings=s, seed=seed, n_jobs=jobs
     )
     ks = sorted({int(k) for k in screened.loc[screened["finalist"], "n_segments"]})
     null = (
         null_reference(
-            matrix, ks, n_refs=s.null_refs, sample_size=s.refit_sample, seed=seed
+            matrix,
+            ks,
+            n_refs=s.null_refs,
+            sample_size=s.refit_sample,
+            seed=seed,
+            n_jobs=jobs,
         )
         if ks
         else None

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segkit.clustering.algorithms import parse_candidate
 from segkit.clustering.resample import fit_labels
 from segkit.clustering.sampling import thread_limit
 from segkit.clustering.stability import (
@@ -170,6 +171,8 @@ def assess_parallel(
 
     workers = effective_n_jobs(n_jobs)
     runner = Parallel(n_jobs=n_jobs)
+    # UMAP's splits first (each fits two UMAPs): no worker is left with one at the end
+    groups = sorted(groups, key=lambda group: parse_candidate(group[0])[1] != "umap")
     candidates = [c for group in groups for c in group]
     try:
         halves = fold_halves(data, settings.ps_splits, settings.refit_sample, seed)

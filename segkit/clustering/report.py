@@ -210,6 +210,10 @@ def metric_curves(
     data = table[table["k"].notna()].copy()
     data["k"] = data["k"].astype(int)
     metrics = tuple(m for m in metrics if data[m].notna().any())
+    labels = dict(_LABELS)
+    if "stability" in metrics and data["stability"].isna().any():
+        # clustering.stability_scope: finalists, the other candidates are not refitted
+        labels["stability"] = "Stability, finalists only (ARI of refits)"
     views = list(dict.fromkeys(data["representation"]))
     fig = ReportFigure(
         figsize=(2.8 * len(views) + 0.9, 1.3 * len(metrics) + 0.8), layout="constrained"
@@ -240,7 +244,7 @@ def metric_curves(
                 ax.set_title(f"view: {view}", fontsize=9)
             if col == 0:
                 ax.set_ylabel(
-                    _LABELS.get(metric, metric).replace(" (", "\n("), fontsize=7
+                    labels.get(metric, metric).replace(" (", "\n("), fontsize=7
                 )
             if row == len(metrics) - 1:
                 ax.set_xlabel("number of segments (k)", fontsize=8)

@@ -293,6 +293,7 @@ def null_reference(
     n_refs: int = 10,
     sample_size: int = 2000,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> pd.DataFrame:
     """What k-means finds in structureless data with the matrix's spread.
 
@@ -316,6 +317,10 @@ def null_reference(
         Rows per reference data set.
     seed : int
         Seed of the draws and the fits.
+    n_jobs : int
+        Processes (joblib) the numbers of segments are spread over; the draws are
+        made first, once, and every fit is seeded, so the table does not depend on
+        it.
 
     Returns
     -------
@@ -345,8 +350,23 @@ def null_reference(
             rng.multivariate_normal(centre, np.atleast_2d(cov), size=n, method="eigh")
         )
         refs["uniform"].append(rng.uniform(low, high, size=(n, len(low))) @ vt)
+    if n_jobs == 1 or len(k_values) < 2:
+        with thread_limit(n):
+            return pd.DataFrame([_null_row(int(k), refs, n, seed) for k in k_values])
+    from joblib import Parallel, delayed
+
+    # largest k first: its fits are the dearest
+    order = sorted(k_values, reverse=True)
+    rows = Parallel(n_jobs=n_jobs)(
+        delayed(_null_task)(int(k), refs, n, seed) for k in order
+    )
+    by_k = dict(zip(order, rows, strict=True))
+    return pd.DataFrame([by_k[k] for k in k_values])
+
+
+def _null_task(k: int, refs: dict[str, list[np.ndarray]], n: int, seed: int) -> dict:
     with thread_limit(n):
-        return pd.DataFrame([_null_row(int(k), refs, n, seed) for k in k_values])
+        return _null_row(k, refs, n, seed)
 
 
 def _null_row(k: int, refs: dict[str, list[np.ndarray]], n: int, seed: int) -> dict:

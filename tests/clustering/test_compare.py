@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -236,3 +237,53 @@ def test_auto_jobs_fit_in_parallel_only_on_large_samples():
     assert resolve_jobs(0, PARALLEL_ROWS - 1) == 1
     assert resolve_jobs(0, PARALLEL_ROWS) == -1
     assert resolve_jobs(2, 10) == 2 and resolve_jobs(-1, 10) == -1
+
+
+def test_finalists_only_stability_changes_no_other_figure_and_no_choice(planted):
+    # clustering.stability_scope: the seed refits for the finalists only (default)
+    # against every candidate: the same table but for the refits nobody else
+    # gets, the same finalists' stability, the same recommendation
+    from segkit.clustering.recommend import select
+
+    features, _ = planted
+    timing = ["fit_seconds", "reduce_seconds"]
+    out = {}
+    for scope in ("all", "finalists"):
+        clustering = _clustering(stability_scope=scope)
+        table = compare_candidates(features, clustering=clustering, seed=3).table
+        table = table.drop(columns=timing)
+        out[scope] = (table, *select(table, features, clustering, seed=3)[:2])
+    (every, every_scored, every_rec), (some, some_scored, some_rec) = (
+        out["all"],
+        out["finalists"],
+    )
+    assert_frame_equal(every.drop(columns="stability"), some.drop(columns="stability"))
+    refitted = some["stability"].notna()
+    finalists = set(some_scored.loc[some_scored["finalist"], "candidate"])
+    assert set(some.loc[refitted, "candidate"]) == finalists
+    assert 0 < refitted.sum() < (every["stability"].notna()).sum()
+    assert (some.loc[refitted, "stability"] == every.loc[refitted, "stability"]).all()
+    assert_frame_equal(
+        every_scored.drop(columns="stability"), some_scored.drop(columns="stability")
+    )
+    assert json.dumps(some_rec, default=str) == json.dumps(every_rec, default=str)
+
+
+def test_umap_fitted_in_a_worker_gives_the_serial_table(planted):
+    # in parallel the UMAP representation is fitted in a worker beside the other
+    # candidates; the table must not depend on where it was fitted
+    features, _ = planted
+    clustering = _clustering(
+        algorithms=["kmeans", "gmm"],
+        representations=["scaled", "umap"],
+        k_max=3,
+        umap_neighbors=15,
+    )
+    timing = ["fit_seconds", "reduce_seconds"]
+    serial = compare_candidates(features, clustering=clustering, seed=2, n_jobs=1)
+    parallel = compare_candidates(features, clustering=clustering, seed=2, n_jobs=2)
+    assert_frame_equal(
+        serial.table.drop(columns=timing), parallel.table.drop(columns=timing)
+    )
+    assert_frame_equal(serial.segment_sizes, parallel.segment_sizes)
+    assert (serial.table["representation"] == "umap").sum() == 4

@@ -113,6 +113,17 @@ def test_null_reference_matches_known_one_dimensional_splits():
     assert null.loc[0, "r2_uniform"] == pytest.approx(0.75, abs=0.01)
 
 
+def test_null_reference_spread_over_processes_equals_the_serial_table():
+    rng = np.random.default_rng(4)
+    frame = _frame(rng.normal(size=(300, 3)))
+    serial = null_reference(frame, [2, 3, 5], n_refs=3, sample_size=200, seed=2)
+    spread = null_reference(
+        frame, [2, 3, 5], n_refs=3, sample_size=200, seed=2, n_jobs=2
+    )
+    pd.testing.assert_frame_equal(serial, spread)
+    assert list(spread["k"]) == [2, 3, 5]
+
+
 def test_null_reference_refuses_a_tiny_matrix():
     with pytest.raises(DataError, match="at least 4 rows"):
         null_reference(_frame(np.zeros((3, 2))), [2])
