@@ -31,6 +31,7 @@ profile    05-profiles                     assignments.csv, segments.json
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import logging
@@ -51,6 +52,8 @@ __all__ = [
     "STEP_MODULES",
     "STEP_SECTIONS",
     "STEP_DEPENDS",
+    "STEP_OUTPUTS",
+    "concurrent_steps",
     "ensure",
     "reuse_step",
     "run_step",
@@ -172,6 +175,60 @@ STEP_DEPENDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Step -> the artifacts it writes (glob patterns under ``artifacts/``), for the
+#: steps that may compute at the same moment in one run folder: ``value`` and
+#: ``compare`` read neither each other nor anything the other writes, so the report
+#: runner computes them side by side (:mod:`segkit.runner.schedule`). A step's
+#: marker lists the files that changed while it ran; those another running step
+#: declares here are that step's, not its own (:func:`concurrent_steps`).
+#: tests/test_reuse.py proves the patterns cover every file the two write.
+STEP_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "value": ("value.json", "values.parquet", "values_t0.parquet", "clv_*"),
+    "compare": (
+        "comparison.csv",
+        "comparison_sizes.csv",
+        "embedding.parquet",
+        "finalists.csv",
+        "labels.parquet",
+        "model.joblib",
+        "null_reference.csv",
+        "recommendation.json",
+        "timings/compare.json",
+        "timings/comparison.csv",
+    ),
+}
+
+
+def _ancestors(step: str) -> set[str]:
+    found: set[str] = set()
+    for earlier in STEP_DEPENDS[step]:
+        found |= {earlier, *_ancestors(earlier)}
+    return found
+
+
+def concurrent_steps(step: str) -> tuple[str, ...]:
+    """The steps that may compute while ``step`` does: neither reads the other
+    (directly or through another step) and both declare :data:`STEP_OUTPUTS`."""
+    _check(step)
+    if step not in STEP_OUTPUTS:
+        return ()
+    return tuple(
+        other
+        for other in STEP_OUTPUTS
+        if other != step
+        and other not in _ancestors(step)
+        and step not in _ancestors(other)
+    )
+
+
+def _own_files(step: str, names: list[str]) -> list[str]:
+    """``names`` without the files a step running beside ``step`` writes."""
+    others = [
+        pattern for other in concurrent_steps(step) for pattern in STEP_OUTPUTS[other]
+    ]
+    return [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in others)]
+
+
 def step_fingerprint(config: Mapping[str, Any], step: str) -> str:
     """The fingerprint of ``step`` under ``config`` (see :mod:`segkit.reuse`).
 
@@ -282,6 +339,8 @@ def run_step(ctx: RunContext, step: str) -> dict:
     summary = module.run(ctx) or {}
     seconds = round(time.perf_counter() - start, 3)
     files, removed = reuse.changed_files(before, reuse.snapshot(ctx.artifacts))
+    # value and compare may run at once: each keeps only its own files
+    files, removed = _own_files(step, files), _own_files(step, removed)
     record = {
         "step": step,
         "seconds": seconds,

@@ -44,6 +44,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from segkit.exceptions import InputFileError
@@ -217,11 +218,20 @@ def snapshot(artifacts: Path) -> dict[str, tuple[int, int]]:
         return found
     for path in artifacts.rglob("*"):
         rel = path.relative_to(artifacts).as_posix()
-        if rel.startswith("steps/") or not path.is_file():
+        if rel.startswith("steps/"):
             continue
-        stat = path.stat()
-        found[rel] = (stat.st_size, stat.st_mtime_ns)
+        try:  # another step, running beside this one, may remove or rename a file
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        if _is_file(stat):
+            found[rel] = (stat.st_size, stat.st_mtime_ns)
     return found
+
+
+def _is_file(stat: os.stat_result) -> bool:
+    """True for the ``stat`` of a regular file."""
+    return S_ISREG(stat.st_mode)
 
 
 def changed_files(

@@ -7,6 +7,7 @@ uses the cache) under ``tmp/reports/``, so the cache is ``tmp/exports/.cache``.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 from pathlib import Path
@@ -453,3 +454,36 @@ def test_a_notebooks_own_step_is_reused_in_a_report_run_and_run_in_scratch(
     assert statuses(warm)["data"] == "reused"  # earlier steps via ensure
     scratch = open_run(SMALL, tmp_path / "scratch")  # no manifest: never reused
     assert scratch.run_or_reuse("data")["reused_from"] is None
+
+
+def test_value_and_compare_computing_side_by_side_keep_only_their_own_files():
+    from segkit.pipeline import _own_files, concurrent_steps
+
+    assert concurrent_steps("compare") == ("value",)
+    assert concurrent_steps("value") == ("compare",)
+    assert concurrent_steps("validate") == () and concurrent_steps("data") == ()
+    seen = ["comparison.csv", "values.parquet", "clv_spend.nc", "new.csv"]
+    # a file nobody declares stays with the step that saw it, as before
+    assert _own_files("compare", seen) == ["comparison.csv", "new.csv"]
+    assert _own_files("value", ["model.joblib", "values.parquet", "value.json"]) == [
+        "values.parquet",
+        "value.json",
+    ]
+    # profile rewrites model.joblib after compare: not a concurrent step, kept
+    assert _own_files("profile", ["model.joblib"]) == ["model.joblib"]
+
+
+@pytest.mark.slow
+def test_the_declared_outputs_cover_every_file_value_and_compare_write(runs):
+    from segkit.pipeline import STEP_OUTPUTS
+
+    _, computed, _, _ = runs
+    for step, patterns in STEP_OUTPUTS.items():
+        marker = json.loads((computed.artifacts / "steps" / f"{step}.json").read_text())
+        assert marker["files"]
+        stray = [
+            f
+            for f in marker["files"]
+            if not any(fnmatch.fnmatchcase(f, p) for p in patterns)
+        ]
+        assert stray == [], f"{step} writes {stray}: add them to STEP_OUTPUTS"

@@ -13,10 +13,13 @@ core (at least two), by the rules of :func:`pick`:
 - a notebook starts once every step it reads has its marker
   (``artifacts/steps/<step>.json``, written after the step's artifacts), whether
   restored or just computed by a notebook that is still drawing its charts;
-- at most one running notebook computes steps at a time: a step records the files
-  it wrote by comparing the artifacts folder before and after, which another
-  step writing at the same moment would spoil; notebooks that only read run
-  beside it, as many as there are kernels;
+- at most one running notebook computes steps at a time, except steps that
+  read nothing of each other and declare what they write
+  (:func:`segkit.pipeline.concurrent_steps`: ``compare`` beside ``value``). A
+  step records the files it wrote by comparing the artifacts folder before and
+  after; another step writing at the same moment would spoil that, unless its
+  files are known and left out. Notebooks that only read run beside them, as
+  many as there are kernels;
 - the computing notebook is on the critical path (every later step waits for
   it), so it starts as soon as its inputs are there, on one kernel more than the
   readers get, rather than after a reader has finished drawing; readers start in
@@ -40,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from segkit.context import open_run
-from segkit.pipeline import STEP_DEPENDS, STEPS, reuse_step
+from segkit.pipeline import STEP_DEPENDS, STEPS, concurrent_steps, reuse_step
 from segkit.reuse import NEVER_REUSED, fresh_requested
 
 __all__ = [
@@ -113,6 +116,17 @@ def _computing(name: str, done: set[str]) -> bool:
     return inputs is None or not inputs[1] <= done
 
 
+def _pending_steps(name: str, done: set[str]) -> set[str]:
+    inputs = notebook_inputs(name)
+    return set(STEPS) if inputs is None else set(inputs[1]) - done
+
+
+def _beside(steps: set[str], others: set[str]) -> bool:
+    """True when every step of ``steps`` may compute while ``others`` do
+    (:func:`segkit.pipeline.concurrent_steps`)."""
+    return all(other in concurrent_steps(step) for step in steps for other in others)
+
+
 def pick(
     pending: Sequence[str], running: Iterable[str], done: Iterable[str], kernels: int
 ) -> list[str]:
@@ -140,7 +154,8 @@ def pick(
     done, running = set(done), list(running)
     if not pending or any(notebook_inputs(name) is None for name in running):
         return []
-    computing = any(_computing(name, done) for name in running)
+    # the steps being computed now, by the running notebooks
+    busy = set().union(*(_pending_steps(name, done) for name in running))
     readers = sum(not _computing(name, done) for name in running)
     chosen: list[str] = []
     for position, name in enumerate(pending):
@@ -152,10 +167,11 @@ def pick(
         reads, makes = inputs
         if not reads <= done:
             continue
-        if not makes <= done:  # computes: one at a time, no reader slot needed
-            if not computing:
+        if not makes <= done:  # computes: no reader slot needed
+            steps = set(makes) - done
+            if not busy or _beside(steps, busy):
                 chosen.insert(0, name)
-                computing = True
+                busy |= steps
         elif readers < kernels:
             chosen.append(name)
             readers += 1
@@ -204,7 +220,8 @@ def run_notebooks(
     running: dict[Future, str] = {}
     spans: dict[str, tuple[float, float]] = {}
     clock, failed = time.perf_counter(), False
-    with ThreadPoolExecutor(max_workers=max(1, kernels) + 1) as pool:
+    # the readers' kernels, and up to two computing ones (value beside compare)
+    with ThreadPoolExecutor(max_workers=max(1, kernels) + 2) as pool:
         try:
             while pending or running:
                 done |= marked_steps(run_dir)

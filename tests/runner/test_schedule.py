@@ -1,5 +1,6 @@
 """When each notebook starts: as soon as the steps it reads are there, one at a
-time computing; known answers on the rules, then real report runs."""
+time computing (but value beside compare); known answers on the rules, then real
+report runs."""
 
 from __future__ import annotations
 
@@ -55,10 +56,27 @@ def test_a_cold_run_starts_02_once_01_has_written_data():
     assert pick(NAMES, [], [], 2) == ["01-explore"]
     assert pick(NAMES[1:], ["01-explore"], [], 2) == []  # data not written yet
     assert pick(NAMES[1:], ["01-explore"], ["data"], 2) == ["02-features"]
-    # 03 reads features only, but 02 is still computing value: one at a time
-    assert pick(NAMES[2:], ["02-features"], ["data", "features"], 2) == []
+    # 02 still computes features, which 03 reads: 03 waits
+    assert pick(NAMES[2:], ["02-features"], ["data"], 2) == []
+    # 03 reads features only and compare reads nothing of value, nor value of
+    # compare: 03 computes beside 02's value step, on a kernel of its own
+    assert pick(NAMES[2:], ["02-features"], ["data", "features"], 1) == [
+        "03-cluster-compare"
+    ]
     done = ["data", "features", "value"]
     assert pick(NAMES[2:], ["02-features"], done, 1) == ["03-cluster-compare"]
+    # but never validate beside compare (it reads compare), nor two computing
+    # notebooks when one of their steps reads the other
+    running = ["02-features", "03-cluster-compare"]
+    assert pick(NAMES[3:], running, ["data", "features"], 2) == []
+    assert pick(["04-validate"], ["03-cluster-compare"], done, 2) == []
+
+
+def test_only_value_and_compare_may_compute_side_by_side():
+    from segkit.pipeline import STEPS, concurrent_steps
+
+    pairs = {(a, b) for a in STEPS for b in concurrent_steps(a)}
+    assert pairs == {("value", "compare"), ("compare", "value")}
 
 
 def test_a_changed_validation_setting_reruns_value_beside_the_readers():
