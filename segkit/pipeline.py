@@ -412,14 +412,8 @@ def run_or_reuse(ctx: RunContext, step: str) -> dict:
     for earlier in STEP_DEPENDS[step]:
         ensure(ctx, earlier)
     if _reuse(ctx, step):
-        record = json.loads(_marker(ctx, step).read_text(encoding="utf-8"))
-    else:
-        record = run_step(ctx, step)
-    # in a report run: from here on this kernel may only draw (runner.priority)
-    from segkit.runner.priority import after_step
-
-    after_step(step)
-    return record
+        return json.loads(_marker(ctx, step).read_text(encoding="utf-8"))
+    return run_step(ctx, step)
 
 
 def ensure(ctx: RunContext, step: str) -> None:

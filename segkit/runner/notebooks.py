@@ -54,7 +54,6 @@ from segkit.runner.preflight import (
     find_notebooks,
     resolve_kernel,
 )
-from segkit.runner.priority import DRAW_NICENESS, NICE_ENV
 from segkit.runner.schedule import (
     overlapping,
     restore_reusable,
@@ -325,12 +324,10 @@ def run_report(
 
     # The kernels inherit this process's environment: SEGKIT_FRESH=1 turns reuse
     # off, SEGKIT_QUIET=1 progress bars (they would be stderr noise in the pages).
-    # SEGKIT_DRAW_NICE: a kernel that only draws steps aside (runner.priority).
-    previous_env = {k: os.environ.get(k) for k in (FRESH_ENV, "SEGKIT_QUIET", NICE_ENV)}
+    previous_env = {k: os.environ.get(k) for k in (FRESH_ENV, "SEGKIT_QUIET")}
     if fresh:
         os.environ[FRESH_ENV] = "1"
     os.environ["SEGKIT_QUIET"] = "1"
-    os.environ[NICE_ENV] = str(DRAW_NICENESS)
 
     by_name = {nb.name: nb for nb in results}
 
