@@ -14,8 +14,8 @@ Rand index between the candidate and ``clustering.stability_refits`` refits on
 reseeded 80 % subsamples of the metric sample; by default
 (``clustering.stability_scope: finalists``) only the finalists of the screen get
 these refits, the most costly part of the comparison, which the recommendation
-does not read (see :func:`_finalist_stability`). The RFM named segments, when
-present, are scored the same way as a baseline.
+does not read (see :mod:`segkit.clustering.seed_stability`). The RFM named
+segments, when present, are scored the same way as a baseline.
 
 Candidates of one algorithm in one representation form one task; with
 ``n_jobs > 1`` (or -1, or 0 = auto on a fit sample of at least
@@ -46,7 +46,6 @@ from segkit.clustering.algorithms import (
     parse_candidate,
 )
 from segkit.clustering.metrics import (
-    ari,
     dbcv,
     distance_matrix,
     partition_metrics,
@@ -55,6 +54,11 @@ from segkit.clustering.metrics import (
 from segkit.clustering.model import SegmentationModel, settings_from_config
 from segkit.clustering.reduce import REPRESENTATIONS, make_reducer
 from segkit.clustering.sampling import stratified_sample, thread_limit
+from segkit.clustering.seed_stability import (
+    COST_ORDER,
+    finalist_stability,
+    seed_stability,
+)
 from segkit.exceptions import ConfigError, DataError
 
 __all__ = [
@@ -368,7 +372,7 @@ def _compare(
             spaces[rep] = space_of(*_reduce(rep, clustering, seed, fit_frame))
     order = [(rep, algorithm) for rep in reps for algorithm in algorithms]
     # dearest first, so no worker is left with a long fit at the end
-    cost = {name: rank for rank, name in enumerate(_COST_ORDER)}
+    cost = {name: rank for rank, name in enumerate(COST_ORDER)}
     queue = sorted(range(len(order)), key=lambda i: cost.get(order[i][1], 0))
     bar = _progress(len(order), "candidates")
     results: dict[int, list[tuple[dict[str, Any], np.ndarray]]] = {}
@@ -414,7 +418,7 @@ def _compare(
     table["k"] = table["k"].astype("Int64")
     table["bic_rank_within_representation"] = _bic_rank(table)
     if not all_stability and subsets:
-        _finalist_stability(
+        finalist_stability(
             table, clustering, tasks, found_labels, settings, seed=seed, n_jobs=n_jobs
         )
     samples = {
@@ -433,10 +437,6 @@ def _compare(
         else pd.DataFrame(columns=["candidate", "segment", "share"]),
         samples=samples,
     )
-
-
-#: Algorithms from the dearest task (all k of one representation) to the cheapest.
-_COST_ORDER = ("gmm", "ward", "kmeans", "minibatch_kmeans", "hdbscan")
 
 
 def _tagged(tag: Any, func: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
@@ -474,7 +474,8 @@ def _score_algorithm(
 
     One task keeps one Ward tree cache, so its tree (and each stability subset's)
     is built once for all k. ``with_stability`` False leaves ``stability`` NaN
-    (:func:`_finalist_stability` fills it in for the finalists).
+    (:func:`~segkit.clustering.seed_stability.finalist_stability` fills it in for
+    the finalists).
     """
     settings = {**settings, "tree_cache": {}}
     coords, pos = space.coords, space.metric_pos
@@ -508,7 +509,7 @@ def _score_algorithm(
                 if algorithm == "hdbscan"
                 else np.nan
             ),
-            "stability": _stability(
+            "stability": seed_stability(
                 algorithm, k, stab_coords, sampled, space.subsets, settings, seed
             )
             if with_stability
@@ -521,93 +522,6 @@ def _score_algorithm(
         }
         out.append((row, labels))
     return out
-
-
-def _finalist_stability(
-    table: pd.DataFrame,
-    clustering: Any,
-    tasks: list[tuple[str, str, list[int | None], _Space]],
-    found_labels: dict[str, np.ndarray],
-    settings: dict[str, Any],
-    *,
-    seed: int,
-    n_jobs: int,
-) -> None:
-    """``clustering.stability_scope: finalists``: the refits for the finalists only.
-
-    The seed refits are most of the comparison's work (three fits per candidate,
-    GMM and Ward the dearest), yet the recommendation never reads this column: it
-    ranks the finalists by prediction strength and bootstrap Jaccard. The screen
-    (:func:`segkit.clustering.selection.screen`) picks the finalists from
-    silhouette and Calinski-Harabasz alone, so it picks the same ones before the
-    refits as after, and each finalist's refits are the very ones ``all`` makes
-    (same subsets, same seeds): its ``stability`` is identical. Fills ``table``'s
-    ``stability`` in place; every other row keeps NaN.
-    """
-    from joblib import Parallel, delayed
-
-    # imported here: selection imports this module
-    from segkit.clustering.selection import screen
-
-    screened = screen(table, clustering)
-    chosen = set(screened.loc[screened["finalist"], "candidate"])
-    jobs = []
-    cost = {name: rank for rank, name in enumerate(_COST_ORDER)}
-    for algorithm, rep, grid, space in sorted(tasks, key=lambda t: cost.get(t[0], 0)):
-        ks = [k for k in grid if candidate_id(algorithm, rep, k) in chosen]
-        if ks:
-            labels = {k: found_labels[candidate_id(algorithm, rep, k)] for k in ks}
-            jobs.append(
-                delayed(_stability_task)(algorithm, rep, labels, space, settings, seed)
-            )
-    found: dict[str, float] = {}
-    for part in Parallel(n_jobs=n_jobs)(jobs):
-        found.update(part)
-    where = table["candidate"].isin(list(found))
-    table.loc[where, "stability"] = table.loc[where, "candidate"].map(found)
-
-
-def _stability_task(
-    algorithm: str,
-    rep: str,
-    labels: dict[int | None, np.ndarray],
-    space: _Space,
-    settings: dict[str, Any],
-    seed: int,
-) -> dict[str, float]:
-    """The seed-refit stability of one algorithm's finalists in one representation,
-    with one Ward tree cache for all their k (as :func:`_score_algorithm`)."""
-    settings = {**settings, "tree_cache": {}}
-    X = space.coords[space.metric_pos]
-    return {
-        candidate_id(algorithm, rep, k): _stability(
-            algorithm, k, X, found[space.metric_pos], space.subsets, settings, seed
-        )
-        for k, found in labels.items()
-    }
-
-
-def _stability(
-    algorithm: str,
-    k: int | None,
-    X: np.ndarray,
-    reference: np.ndarray,
-    subsets: list[np.ndarray],
-    settings: dict[str, Any],
-    seed: int,
-) -> float:
-    """Mean ARI between ``reference`` and refits on reseeded subsamples of ``X``."""
-    if not subsets:
-        return float("nan")
-    scores = []
-    for i, rows in enumerate(subsets):
-        refit = make_clusterer(algorithm, k, random_state=seed + 1 + i, **settings)
-        try:
-            refit.fit(X[rows])
-            scores.append(ari(reference, refit.predict(X)))
-        except ValueError as exc:  # e.g. a refit with fewer points than k
-            logger.info("stability refit failed for %s: %s", algorithm, exc)
-    return float(np.mean(scores)) if scores else float("nan")
 
 
 def _size_frame(candidate: str, labels: np.ndarray) -> pd.DataFrame:

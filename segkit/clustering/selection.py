@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from segkit.clustering.compare import parse_candidate
+from segkit.clustering.algorithms import parse_candidate
 from segkit.clustering.model import SegmentationModel, settings_from_config
 from segkit.clustering.refits import (
     assess_parallel,
