@@ -88,7 +88,10 @@ def import_umap() -> Any:
     warnings.filterwarnings("ignore", message="Cannot cache compiled function")
     import umap  # lazy on purpose, see the module docstring
 
+    from segkit.clustering import umap_init
+
     _cache_numba_functions()
+    umap_init.install(umap)  # UMAP.transform's start in NumPy, same result
     return umap
 
 
