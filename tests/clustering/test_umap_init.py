@@ -58,7 +58,9 @@ def test_random_graphs_give_umaps_result_exactly(seed):
     graph.eliminate_zeros()
     embedding = rng.normal(size=(m, 5)).astype(np.float32)
     expected = _original()(graph, embedding)
-    assert np.array_equal(init_graph_transform(graph, embedding), expected, equal_nan=True)
+    assert np.array_equal(
+        init_graph_transform(graph, embedding), expected, equal_nan=True
+    )
 
 
 def test_umap_transform_is_unchanged_by_the_replacement(monkeypatch):
