@@ -69,6 +69,7 @@ from segkit.clustering.recommend_text import (
     describe_candidate,
     k_profile,
     number_or_none,
+    reason_sentence,
     rule_text,
     silhouette_words,
 )
@@ -357,7 +358,7 @@ def recommend(
         f"{'Fallback (no clear segments)' if fallback else 'Winner'}: "
         f"{describe_candidate(winner)}."
     )
-    reasons.append(f"Structure: {structure}. {structure_reason}.")
+    reasons.append(f"Structure: {structure}. {reason_sentence(structure_reason)}")
     pool = qualified if len(qualified) else usable[usable["finalist"]]
     others = pool[pool["n_segments"] != winner["n_segments"]]
     runner_up = others.iloc[0] if len(others) else None

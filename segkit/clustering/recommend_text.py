@@ -26,6 +26,7 @@ __all__ = [
     "describe_candidate",
     "k_profile",
     "number_or_none",
+    "reason_sentence",
 ]
 
 
@@ -49,6 +50,18 @@ def silhouette_words(value: float) -> str:
         if value > lower:
             return words
     return SILHOUETTE_WORDS[-1][1]
+
+
+def reason_sentence(reason: str) -> str:
+    """``structure_reason`` (a clause about the winner) as a sentence of its own.
+
+    The clause starts in lower case so that it can follow "because" or a colon;
+    on its own, "its ..." names what it is about and the first letter is a capital.
+    """
+    reason = str(reason or "").strip().rstrip(".")
+    if reason.startswith("its "):
+        reason = "the chosen segmentation's " + reason[4:]
+    return f"{reason[:1].upper()}{reason[1:]}." if reason else ""
 
 
 def rule_text(clustering: ClusteringSettings | Mapping[str, Any]) -> str:

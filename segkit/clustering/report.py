@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from segkit.clustering.recommend_text import silhouette_words
+from segkit.clustering.recommend_text import reason_sentence, silhouette_words
 from segkit.data.report import Note, ReportFigure, Table
 from segkit.display import segment_colour, segment_name
 from segkit.exceptions import SchemaError
@@ -365,7 +365,7 @@ def structure_note(recommendation: dict[str, Any]) -> Note:
         "none": "**No clear segment structure.** Use the rule-based RFM grid "
         "(or value tiers) instead of clusters.",
     }[structure]
-    lines = [head, "", f"{recommendation['structure_reason']}."]
+    lines = [head, "", reason_sentence(recommendation["structure_reason"])]
     if sil is not None:
         lines.append(
             f"The chosen segmentation's silhouette is {sil:.2f}: "

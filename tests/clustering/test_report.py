@@ -138,6 +138,13 @@ def test_structure_note_leads_with_the_verdict_and_reads_silhouette():
     none = plots.structure_note(_rec("none", fallback=True))._repr_markdown_()
     assert none.startswith("**No clear segment structure.** Use the rule-based RFM")
     assert "is a fallback" in none
+    # the reason is a clause ("its share ..."); on the page it is a sentence
+    rec = _rec("none", fallback=True) | {"structure_reason": "its R-squared is low"}
+    lines = plots.structure_note(rec)._repr_markdown_().splitlines()
+    assert lines[2] == "The chosen segmentation's R-squared is low."
+    assert plots.structure_note(_rec())._repr_markdown_().splitlines()[2] == (
+        "Stable, substantial."
+    )
     split = plots.structure_note(_rec(bimodal="competing solutions: 5 of 20"))
     assert "competing solutions: 5 of 20" in split._repr_markdown_()
 
