@@ -135,6 +135,7 @@ class ExactNeighbors:
     """
 
     _angular_trees = False  # read by UMAP.transform (Euclidean: not angular)
+    parallel_rows = 50_000  # queries of at least this many rows use every core
 
     def __init__(self, values: np.ndarray) -> None:
         self._tree = NearestNeighbors().fit(np.asarray(values, dtype=np.float64))
@@ -147,7 +148,13 @@ class ExactNeighbors:
         A fitted row is its own first neighbour (distance 0), as UMAP expects.
         ``epsilon`` (NN-descent's search slack) does not apply to an exact search.
         """
-        dists, indices = self._tree.kneighbors(np.asarray(X, dtype=np.float64), k)
+        X = np.asarray(X, dtype=np.float64)
+        # Placing many new customers (a fit on a sample, then every other customer)
+        # is mostly this search: scikit-learn splits the queries over threads
+        # (each row's answer does not depend on the split). Small queries, as in
+        # the parallel refits, stay on one thread.
+        self._tree.n_jobs = -1 if len(X) >= self.parallel_rows else None
+        dists, indices = self._tree.kneighbors(X, k)
         return indices.astype(np.int32), dists.astype(np.float32)
 
 

@@ -149,3 +149,17 @@ def test_umap_uses_exact_neighbours_and_places_new_rows_next_to_their_twins(matr
     # the fitted reducer pickles (model.joblib) and transforms the same after
     again = pickle.loads(pickle.dumps(reducer))
     np.testing.assert_allclose(again.transform(nudged).to_numpy(), placed)
+
+
+def test_exact_neighbours_give_the_same_answer_on_threads(matrix, monkeypatch):
+    from segkit.clustering.reduce import ExactNeighbors
+
+    index = ExactNeighbors(matrix.to_numpy()[:600])
+    queries = matrix.to_numpy()[300:]
+    serial = index.query(queries, 7)
+    assert index._tree.n_jobs is None  # 700 rows: below the threshold
+    monkeypatch.setattr(ExactNeighbors, "parallel_rows", 100)
+    threaded = index.query(queries, 7)
+    assert index._tree.n_jobs == -1
+    np.testing.assert_array_equal(threaded[0], serial[0])
+    np.testing.assert_array_equal(threaded[1], serial[1])
