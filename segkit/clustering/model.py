@@ -147,7 +147,8 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     labels_ : Series
-        Segment of each training customer (index ``customer_id``, name "segment").
+        Segment of each training customer (index ``customer_id``, name "segment");
+        of the fit sample only after ``fit(..., assign_rest=False)``.
     segment_ids_ : list of int
         Sorted segment ids present after fit (-1 included when there is noise).
     centers_ : DataFrame
@@ -347,7 +348,9 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
         return out
 
     # -------------------------------------------------------------- public
-    def fit(self, features: Any, y: Any = None) -> SegmentationModel:
+    def fit(
+        self, features: Any, y: Any = None, *, assign_rest: bool = True
+    ) -> SegmentationModel:
         """Fit preprocessor, representation and clusterer on ``features``.
 
         Parameters
@@ -356,6 +359,14 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
             One row per customer, index ``customer_id``; the columns the
             preprocessor expects (or numeric columns when there is none).
         y : ignored
+        assign_rest : bool
+            With a fit sample smaller than ``features``: predict the customers
+            outside it, so that ``labels_`` covers every row (True), or leave them
+            to :func:`~segkit.clustering.assign.assign_all` (False: ``labels_``
+            holds the fit sample only). The compare step passes False when the
+            engine assigns every customer anyway: for a UMAP model, placing a
+            million new customers is most of the fit's minutes, and doing it twice
+            changed nothing.
 
         Returns
         -------
@@ -363,9 +374,9 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
             ``self``, fitted; ``labels_`` covers every row of ``features``.
         """
         with thread_limit(_n_rows(features)):
-            return self._fit(features)
+            return self._fit(features, assign_rest=assign_rest)
 
-    def _fit(self, features: Any) -> SegmentationModel:
+    def _fit(self, features: Any, *, assign_rest: bool = True) -> SegmentationModel:
         self._check_settings()
         matrix = self._matrix(features, fitting=True)
         check_matrix(matrix, int(self.n_segments), self.algorithm)
@@ -397,7 +408,7 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
         self._label_map_ = {int(values[i]): new for new, i in enumerate(order)}
         fit_labels = self._relabel(raw)
         labels = pd.Series(fit_labels, index=fit_part.index)
-        if len(rows) < n:
+        if len(rows) < n and assign_rest:
             rest = matrix.index.difference(rows, sort=False)
             rest_coords = self.reducer_.transform(matrix.loc[rest]).to_numpy()
             rest_labels = self._relabel(self.clusterer_.predict(rest_coords))

@@ -15,8 +15,9 @@ present) ``rfm.parquet``. Writes:
 - ``null_reference.csv`` - what k-means finds in structureless data of the same
   spread, per k;
 - ``model.joblib`` - the chosen :class:`~segkit.clustering.model.SegmentationModel`, fitted on
-  the features (on a stratified sample above ``clustering.fit_sample`` customers,
-  predicting the rest), with ``config_`` and ``as_of_`` set;
+  the features (on a stratified sample above ``clustering.fit_sample`` customers),
+  with ``config_`` and ``as_of_`` set; its ``labels_`` hold the sample only when
+  the engine assigns the rest into ``labels.parquet``;
 - ``labels.parquet`` - index ``customer_id``, column ``segment`` (int, -1 noise);
 - ``embedding.parquet`` - 2-D map (``x``, ``y``) of at most ``clustering.map_sample``
   customers, computed once per run and reused by later notebooks.
@@ -134,30 +135,36 @@ def _save_timings(ctx: RunContext, table: pd.DataFrame, seconds: dict) -> None:
     ctx.save_json("timings/compare.json", seconds)
 
 
+def _engine_assigns(ctx: RunContext) -> bool:
+    """Whether the customers outside the fit sample are assigned on the engine."""
+    return engine_kind(ctx.config) != "pandas" and ctx.has("features.parquet")
+
+
 def _labels(ctx: RunContext, model: Any, data: pd.DataFrame) -> pd.DataFrame:
     """Every customer's segment; beyond the fit sample, assigned on the engine.
 
     The model is fitted on a stratified sample of at most ``clustering.fit_sample``
     customers. With more customers than that and ``engine`` DuckDB or Spark, the
-    customers outside the sample are assigned where the features are
+    model is fitted with ``assign_rest=False`` and the customers outside the sample
+    are assigned where the features are
     (:func:`segkit.clustering.assign.assign_all`: Arrow batches on DuckDB,
     ``mapInPandas`` on Spark); the sample keeps the labels of the fit itself (Ward
-    and HDBSCAN label their own rows by the tree). The result equals the model's
-    ``labels_`` (the test suite checks it).
+    and HDBSCAN label their own rows by the tree). The result equals the labels
+    of ``model.fit(data)`` (the test suite checks it).
     """
-    labels = model.labels_.to_frame("segment")
-    labels.index.name = "customer_id"
-    kind = engine_kind(ctx.config)
     fitted = getattr(model, "fit_index_", None)
-    if kind == "pandas" or fitted is None or not ctx.has("features.parquet"):
+    if fitted is None or not _engine_assigns(ctx):
+        labels = model.labels_.to_frame("segment")
+        labels.index.name = "customer_id"
         return labels
+    kind = engine_kind(ctx.config)
     con = connect_engine(ctx.config) if kind == "spark" else "duckdb"
     with tempfile.TemporaryDirectory(prefix="segkit-assign-") as folder:
         path = Path(folder) / "assignments.parquet"
         assign_all(model, ctx.artifact("features.parquet"), path, backend=con)
         assigned = pd.read_parquet(path)
     segment = assigned.set_index("customer_id")["segment_id"].rename("segment")
-    segment = segment.reindex(model.labels_.index)
+    segment = segment.reindex(data.index)
     segment.loc[fitted] = model.labels_.loc[fitted]
     labels = segment.astype("int64").to_frame()
     labels.index.name = "customer_id"
@@ -212,7 +219,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
             rec["chosen"], clustering, seed=seed, preprocessor=preprocessor
         )
     start = time.perf_counter()
-    model.fit(data)
+    if tiers:
+        model.fit(data)
+    else:  # the engine assigns the customers outside the sample (_labels)
+        model.fit(data, assign_rest=not _engine_assigns(ctx))
     if tiers:  # shown until the profile step names the segments by their claims
         model.names = dict(model.tier_names_)
     model_seconds = time.perf_counter() - start
@@ -221,6 +231,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
     model.save(ctx.artifact("model.joblib"))
     labels = _labels(ctx, model, data)
     ctx.save_frame("labels.parquet", labels)
+    segments = sorted(int(s) for s in labels["segment"].unique())
 
     start = time.perf_counter()
     method = map_method(clustering)
@@ -237,7 +248,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "candidate": rec["chosen"],
         "fit_customers": int(model.fit_sample_size_),
         "customers": int(len(labels)),
-        "segments": [int(s) for s in model.segment_ids_],
+        "segments": segments,
     }
     rec["map"] = {"method": method, "customers": int(len(embedding))}
     for key in TIMING_COLUMNS:  # measured seconds: timings/ only
@@ -256,7 +267,7 @@ def run(ctx: RunContext) -> dict[str, Any]:
         "chosen": rec["chosen"],
         "structure": rec["structure"],
         "fallback": rec["fallback"],
-        "segments": int(pd.Series(model.segment_ids_).ge(0).sum()),
+        "segments": int(sum(s >= 0 for s in segments)),
         "samples": comparison.samples,
         "seconds": seconds,
     }

@@ -88,6 +88,17 @@ def test_fit_on_stratified_sample_predicts_the_rest(planted):
     assert adjusted_rand_score(truth, model.labels_) >= 0.95
 
 
+def test_fit_leaving_the_rest_to_the_engine_labels_the_sample_alone(planted):
+    features, _ = planted
+    whole = SegmentationModel(n_segments=4, fit_sample=300).fit(features)
+    sample = SegmentationModel(n_segments=4, fit_sample=300)
+    sample.fit(features, assign_rest=False)
+    assert sample.fit_index_.equals(whole.fit_index_) and len(sample.labels_) == 300
+    assert_series_equal(sample.labels_, whole.labels_.loc[sample.fit_index_])
+    rest = features.index.difference(sample.fit_index_)
+    assert (sample.predict(features.loc[rest]) == whole.labels_.loc[rest]).all()
+
+
 def test_ward_fits_a_bounded_sample_and_assigns_the_rest(planted):
     features, truth = planted
     model = SegmentationModel(algorithm="ward", n_segments=4, ward_sample=200)

@@ -83,3 +83,50 @@ def test_value_as_features_without_clv_columns_is_refused_not_ignored(ctx):
     ):
         step.run(run)
     assert not run.has("recommendation.json")
+
+
+def test_customers_outside_the_fit_sample_are_assigned_once_on_the_engine(tmp_path):
+    # features.parquet and a preprocessor: the step's large-data path (DuckDB
+    # assigns the customers outside clustering.fit_sample)
+    import joblib
+
+    from segkit.clustering.selection import candidate_model
+    from segkit.features.preprocess import Preprocessor
+
+    config = validate_config(
+        {
+            "name": "sampled",
+            "customers": {"path": "customers.csv", "columns": {"customer_id": "id"}},
+            "clustering": {
+                "algorithms": ["kmeans"],
+                "representations": ["scaled"],
+                "k_max": 4,
+                "stability_refits": 2,
+                "map_sample": 150,
+                "fit_sample": 200,
+            },
+        },
+        root=tmp_path,
+    )
+    run = RunContext(config=config, run_dir=tmp_path / "run")
+    features, truth = make_customer_features(500, n_segments=3, seed=4, n_features=4)
+    features.index = features.index.astype(str)
+    run.save_frame("features.parquet", features)
+    matrix = Preprocessor().set_output(transform="pandas").fit_transform(features)
+    run.save_frame("matrix.parquet", matrix)
+    joblib.dump(Preprocessor(), run.artifact("preprocessor.joblib"))
+    step.run(run)
+    labels = run.load_frame("labels.parquet")["segment"]
+    model = SegmentationModel.load(run.artifact("model.joblib"))
+    # the model labelled only its sample; the engine the other 300
+    assert len(model.labels_) == 200 and len(labels) == 500
+    rec = run.load_json("recommendation.json")
+    whole = candidate_model(
+        rec["chosen"],
+        config["clustering"],
+        seed=config["seed"],
+        preprocessor=Preprocessor(),
+    ).fit(features)
+    assert (labels.reindex(features.index) == whole.labels_).all()
+    assert rec["model"]["segments"] == whole.segment_ids_
+    assert adjusted_rand_score(truth, labels.reindex(features.index)) >= 0.95
