@@ -52,7 +52,12 @@ from segkit.clustering.metrics import (
     sizes,
 )
 from segkit.clustering.model import SegmentationModel, settings_from_config
-from segkit.clustering.reduce import REPRESENTATIONS, make_reducer
+from segkit.clustering.reduce import (
+    REPRESENTATIONS,
+    keep_umap_fit,
+    make_reducer,
+    umap_fit_of,
+)
 from segkit.clustering.sampling import stratified_sample, thread_limit
 from segkit.clustering.seed_stability import (
     COST_ORDER,
@@ -369,7 +374,7 @@ def _compare(
     spaces: dict[str, _Space] = {}
     for rep in reps:
         if rep not in slow:
-            spaces[rep] = space_of(*_reduce(rep, clustering, seed, fit_frame))
+            spaces[rep] = space_of(*_reduce(rep, clustering, seed, fit_frame)[:2])
     order = [(rep, algorithm) for rep in reps for algorithm in algorithms]
     # dearest first, so no worker is left with a long fit at the end
     cost = {name: rank for rank, name in enumerate(COST_ORDER)}
@@ -387,6 +392,8 @@ def _compare(
         ]
         for (kind, key), found in parallel(first):
             if kind == "reduce":
+                *found, fit = found
+                keep_umap_fit(fit)  # the chosen model's fit, if it is UMAP's
                 spaces[key] = space_of(*found)
             else:
                 results[key] = found
@@ -446,11 +453,13 @@ def _tagged(tag: Any, func: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
 
 def _reduce(
     rep: str, clustering: Any, seed: int, frame: pd.DataFrame
-) -> tuple[np.ndarray, float]:
-    """The fit sample in one representation, and the seconds the fit took."""
+) -> tuple[np.ndarray, float, Any]:
+    """The fit sample in one representation, the seconds the fit took, and the
+    UMAP fit to remember where the model is fitted (:func:`umap_fit_of`)."""
     start = time.perf_counter()
-    coords = make_reducer(rep, clustering, seed).fit_transform(frame)
-    return coords.to_numpy(), time.perf_counter() - start
+    reducer = make_reducer(rep, clustering, seed)
+    coords = reducer.fit_transform(frame)
+    return coords.to_numpy(), time.perf_counter() - start, umap_fit_of(reducer)
 
 
 def _bic_rank(table: pd.DataFrame) -> pd.Series:

@@ -52,6 +52,8 @@ __all__ = [
     "numba_cache_dir",
     "map_embedding",
     "umap_memo_disabled",
+    "umap_fit_of",
+    "keep_umap_fit",
 ]
 
 logger = logging.getLogger(__name__)
@@ -168,14 +170,21 @@ class _UmapMemo:
     changes no number. scikit-learn's ``Pipeline(memory=...)`` caches by pickling
     to disk, which for a fitted UMAP costs about what the fit does, hence this
     in-memory cache. Bounded: at most :attr:`size` fits of at most
-    :attr:`max_rows` rows (a full-data fit is made once anyway).
+    :attr:`max_rows` rows, and the latest :attr:`large_size` larger ones: the
+    comparison's UMAP of the fit sample (up to ``clustering.fit_sample``
+    customers, a minute at 50,000) is the very fit the chosen model makes next,
+    on the same rows with the same seed (:func:`keep_umap_fit` brings it back
+    from the worker that fitted it). Transforms are remembered only up to
+    :attr:`max_rows` rows.
     """
 
     size = 64
     max_rows = 20_000
+    large_size = 2
 
     def __init__(self) -> None:
         self.fits: OrderedDict[tuple, Any] = OrderedDict()
+        self.large_fits: OrderedDict[tuple, Any] = OrderedDict()
         self.transforms: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.enabled = True
 
@@ -196,13 +205,22 @@ class _UmapMemo:
         while len(store) > size:
             store.popitem(last=False)
 
-    def fit(self, key: tuple, make: Any) -> Any:
-        if key in self.fits:
-            self.fits.move_to_end(key)
-            return self.fits[key]
+    def fit(self, key: tuple, make: Any, rows: int) -> Any:
+        for store in (self.fits, self.large_fits):
+            if key in store:
+                store.move_to_end(key)
+                return store[key]
         fitted = make()
-        self._put(self.fits, key, fitted, self.size)
+        self.keep(key, fitted, rows)
         return fitted
+
+    def keep(self, key: tuple, fitted: Any, rows: int) -> None:
+        if not self.enabled:
+            return
+        if rows <= self.max_rows:
+            self._put(self.fits, key, fitted, self.size)
+        else:
+            self._put(self.large_fits, key, fitted, self.large_size)
 
     def transform(self, key: tuple, make: Any) -> np.ndarray:
         if key in self.transforms:
@@ -213,6 +231,27 @@ class _UmapMemo:
 
 
 _UMAP_MEMO = _UmapMemo()
+
+
+def umap_fit_of(reducer: Reducer) -> tuple[tuple, Any, int] | None:
+    """A fitted UMAP reducer's memo entry (key, estimator, rows), to pass on.
+
+    None for other representations, or when the memo was off during the fit.
+    """
+    key = getattr(reducer, "memo_key_", None)
+    if reducer.representation != "umap" or key is None:
+        return None
+    return key, reducer.estimator_, int(reducer.rows_in_)
+
+
+def keep_umap_fit(entry: tuple[tuple, Any, int] | None) -> None:
+    """Remember in this process a UMAP fit made in another (:func:`umap_fit_of`).
+
+    The key holds the data's digest and the settings, so a later fit on other
+    data or with other settings does not find it.
+    """
+    if entry is not None:
+        _UMAP_MEMO.keep(*entry)
 
 
 @contextmanager
@@ -267,6 +306,7 @@ class Reducer(TransformerMixin, BaseEstimator):
             )
         values = np.asarray(X, dtype=np.float64)
         self.n_features_in_ = values.shape[1]
+        self.rows_in_ = values.shape[0]
         if self.representation == "scaled":
             self.estimator_ = None
         elif self.representation == "pca":
@@ -310,10 +350,10 @@ class Reducer(TransformerMixin, BaseEstimator):
                 ).fit(values)
 
         self.memo_key_ = None
-        if not _UMAP_MEMO.usable(values):
+        if not _UMAP_MEMO.enabled:
             return make()
         self.memo_key_ = (*self._umap_key(), _UMAP_MEMO.digest(values))
-        return _UMAP_MEMO.fit(self.memo_key_, make)
+        return _UMAP_MEMO.fit(self.memo_key_, make, values.shape[0])
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None) -> pd.DataFrame:
         """Fit and return the coordinates of ``X``.

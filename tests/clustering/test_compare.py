@@ -287,3 +287,38 @@ def test_umap_fitted_in_a_worker_gives_the_serial_table(planted):
     )
     assert_frame_equal(serial.segment_sizes, parallel.segment_sizes)
     assert (serial.table["representation"] == "umap").sum() == 4
+
+
+def test_the_model_reuses_the_comparisons_umap_fit_from_the_worker(
+    planted, monkeypatch
+):
+    # the comparison fits UMAP on the fit sample in a worker; the chosen model
+    # fits the same rows with the same seed next, so the fit comes back with the
+    # table and is not made twice (a minute at a 50,000-customer sample)
+    from pandas.testing import assert_series_equal
+
+    from segkit.clustering import reduce
+
+    features, _ = planted
+    clustering = _clustering(
+        algorithms=["kmeans"], representations=["scaled", "umap"], k_max=3
+    )
+    memo = reduce._UMAP_MEMO
+    monkeypatch.setattr(memo, "max_rows", 100)  # 400 rows: a "large" fit here
+    memo.fits.clear()
+    memo.large_fits.clear()
+    compare_candidates(features, clustering=clustering, seed=2, n_jobs=2)
+    assert len(memo.large_fits) == 1 and not memo.fits
+    with reduce.umap_memo_disabled():
+        fresh = SegmentationModel.from_config("kmeans/umap/3", clustering, seed=2)
+        fresh.fit(features)
+    umap = reduce.import_umap()
+    monkeypatch.setattr(
+        umap.UMAP, "fit", lambda *a, **k: pytest.fail("UMAP fitted again")
+    )
+    reused = SegmentationModel.from_config("kmeans/umap/3", clustering, seed=2)
+    reused.fit(features)
+    assert_series_equal(reused.labels_, fresh.labels_)
+    np.testing.assert_array_equal(
+        reused.reducer_.estimator_.embedding_, fresh.reducer_.estimator_.embedding_
+    )

@@ -121,6 +121,22 @@ def test_umap_memo_shares_refits_between_candidates_and_changes_no_number(matrix
     np.testing.assert_array_equal(memo_gmm, fresh_gmm)
 
 
+def test_umap_fits_above_the_row_bound_are_kept_two_at_a_time():
+    from segkit.clustering import reduce
+
+    memo = reduce._UmapMemo()
+    memo.max_rows = 10
+    for i in range(3):
+        memo.fit(("large", i), lambda i=i: f"fit {i}", rows=50)
+    assert list(memo.large_fits) == [("large", 1), ("large", 2)] and not memo.fits
+    assert memo.fit(("large", 2), lambda: pytest.fail("refitted"), rows=50) == "fit 2"
+    memo.fit(("small", 0), lambda: "small fit", rows=5)
+    assert list(memo.fits) == [("small", 0)]
+    memo.enabled = False
+    memo.keep(("large", 9), "not kept", rows=50)
+    assert ("large", 9) not in memo.large_fits
+
+
 def test_exact_neighbours_match_a_brute_force_search_and_count_self_first(matrix):
     from segkit.clustering.reduce import ExactNeighbors
 
