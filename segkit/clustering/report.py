@@ -176,6 +176,12 @@ def _need(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         )
 
 
+#: Metrics on each view's own scale (GMM's BIC of its fit in that view); every
+#: other metric is computed on the metric sample in the preprocessed space, the
+#: same for every view, so a row of panels shares its y-axis.
+_OWN_SCALE = frozenset({"bic"})
+
+
 @cached
 def metric_curves(
     table: pd.DataFrame,
@@ -193,7 +199,9 @@ def metric_curves(
 
     Each panel holds one line per algorithm (the same colour in every panel), so no
     panel carries more than a handful of lines; the elbow of each within-segment
-    spread curve is marked with a black ring.
+    spread curve is marked with a black ring. The panels of a row share their
+    y-axis (the views are scored on the same sample), except BIC's, which is on
+    each view's own scale.
 
     Parameters
     ----------
@@ -248,6 +256,10 @@ def metric_curves(
                 )
             if row == len(metrics) - 1:
                 ax.set_xlabel("number of segments (k)", fontsize=8)
+        if metric not in _OWN_SCALE:  # measured on the same sample in every view
+            lows, highs = zip(*(ax.get_ylim() for ax in axes[row]), strict=True)
+            for ax in axes[row]:
+                ax.set_ylim(min(lows), max(highs))
     handles = [
         matplotlib.lines.Line2D([], [], color=c, marker="o", ms=3, label=a)
         for a, c in colours.items()

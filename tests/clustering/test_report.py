@@ -78,6 +78,33 @@ def test_metric_curves_facet_one_row_per_metric_and_one_column_per_view(scored):
     assert fig._suptitle.get_text()
 
 
+def test_metric_curves_share_a_rows_axis_except_bic(scored):
+    # a second view whose every measure sits far from the first view's
+    other = scored.copy()
+    other["representation"] = "umap"
+    other["candidate"] = other["candidate"].str.replace("scaled", "umap")
+    for column in ("silhouette", "calinski_harabasz", "wcss", "bic"):
+        other[column] = other[column] * 3 + 1
+    other["stability"] = [0.5, 0.6, 0.7, 0.8] * 2
+    fig = plots.metric_curves(pd.concat([scored, other], ignore_index=True))
+    views = 2
+    rows = [fig.axes[i : i + views] for i in range(0, len(fig.axes), views)]
+    labels = [row[0].get_ylabel() for row in rows]
+    for label, row in zip(labels, rows, strict=True):
+        limits = {ax.get_ylim() for ax in row}
+        if "BIC" in label:
+            assert len(limits) > 1  # each view's own scale
+        else:
+            assert len(limits) == 1, label
+            # and every point of the row is inside the shared range
+            low, high = limits.pop()
+            for ax in row:
+                for line in ax.lines:
+                    y = np.asarray(line.get_ydata(), dtype=float)
+                    y = y[np.isfinite(y)]
+                    assert ((y >= low) & (y <= high)).all()
+
+
 def test_metric_curves_name_missing_columns(scored):
     with pytest.raises(SchemaError, match=r"lacks the columns \['wcss'\]"):
         plots.metric_curves(scored.drop(columns="wcss"))
