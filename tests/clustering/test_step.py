@@ -14,23 +14,28 @@ from segkit.context import RunContext
 from segkit.datasets import make_customer_features
 
 
-@pytest.fixture
-def ctx(tmp_path) -> tuple[RunContext, pd.Series]:
+def _run(tmp_path, **clustering) -> RunContext:
+    """A run folder whose config has a small scaled-space grid (plus ``clustering``)."""
+    section = {
+        "representations": ["scaled"],
+        "stability_refits": 2,
+        "map_sample": 150,
+        **clustering,
+    }
     config = validate_config(
         {
             "name": "synthetic",
             "customers": {"path": "customers.csv", "columns": {"customer_id": "id"}},
-            "clustering": {
-                "algorithms": ["kmeans", "hdbscan"],
-                "representations": ["scaled"],
-                "k_max": 5,
-                "stability_refits": 2,
-                "map_sample": 150,
-            },
+            "clustering": section,
         },
         root=tmp_path,
     )
-    run = RunContext(config=config, run_dir=tmp_path / "run")
+    return RunContext(config=config, run_dir=tmp_path / "run")
+
+
+@pytest.fixture
+def ctx(tmp_path) -> tuple[RunContext, pd.Series]:
+    run = _run(tmp_path, algorithms=["kmeans", "hdbscan"], k_max=5)
     features, truth = make_customer_features(300, n_segments=3, seed=2, n_features=4)
     run.save_frame("matrix.parquet", features)
     rfm = pd.DataFrame(
@@ -93,22 +98,8 @@ def test_customers_outside_the_fit_sample_are_assigned_once_on_the_engine(tmp_pa
     from segkit.clustering.selection import candidate_model
     from segkit.features.preprocess import Preprocessor
 
-    config = validate_config(
-        {
-            "name": "sampled",
-            "customers": {"path": "customers.csv", "columns": {"customer_id": "id"}},
-            "clustering": {
-                "algorithms": ["kmeans"],
-                "representations": ["scaled"],
-                "k_max": 4,
-                "stability_refits": 2,
-                "map_sample": 150,
-                "fit_sample": 200,
-            },
-        },
-        root=tmp_path,
-    )
-    run = RunContext(config=config, run_dir=tmp_path / "run")
+    run = _run(tmp_path, algorithms=["kmeans"], k_max=4, fit_sample=200)
+    config = run.config
     features, truth = make_customer_features(500, n_segments=3, seed=4, n_features=4)
     features.index = features.index.astype(str)
     run.save_frame("features.parquet", features)
