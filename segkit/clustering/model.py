@@ -364,14 +364,16 @@ class SegmentationModel(ClusterMixin, TransformerMixin, BaseEstimator):
             outside it, so that ``labels_`` covers every row (True), or leave them
             to :func:`~segkit.clustering.assign.assign_all` (False: ``labels_``
             holds the fit sample only). The compare step passes False when the
-            engine assigns every customer anyway: for a UMAP model, placing a
-            million new customers is most of the fit's minutes, and doing it twice
-            changed nothing.
+            engine assigns those customers anyway: for a UMAP model, placing a
+            million new customers takes minutes, and placing them here too would
+            only repeat that work.
 
         Returns
         -------
         SegmentationModel
-            ``self``, fitted; ``labels_`` covers every row of ``features``.
+            ``self``, fitted; ``labels_`` covers every row of ``features``
+            (the fit sample only with ``assign_rest=False``), and
+            ``segment_ids_`` the segments found in ``labels_``.
         """
         with thread_limit(_n_rows(features)):
             return self._fit(features, assign_rest=assign_rest)
