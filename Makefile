@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "segkit (.venv)" >/dev/null
+	@# numba, pytensor and matplotlib compile once into their caches here, not in
+	@# the first report (about 100 s of it on 2 cores); see segkit/warmup.py.
+	@$(VENV)/bin/segkit warmup || echo "segkit warmup failed (above): the first report will compile instead"
 	@touch $(STAMP)
 
 report: $(STAMP)

@@ -1,5 +1,5 @@
-"""Command line: ``segkit init``, ``segkit report``, ``segkit score`` and
-``segkit config`` (also ``python -m segkit``).
+"""Command line: ``segkit init``, ``segkit report``, ``segkit score``,
+``segkit config`` and ``segkit warmup`` (also ``python -m segkit``).
 
 Every :class:`~segkit.exceptions.SegkitError` ends the command with
 ``segkit: error: <message>`` on stderr and exit status 2, never a traceback: one
@@ -28,7 +28,8 @@ EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``segkit`` argument parser: ``init``, ``report``, ``score``, ``config``."""
+    """The ``segkit`` argument parser: ``init``, ``report``, ``score``, ``config``,
+    ``warmup``."""
     parser = argparse.ArgumentParser(
         prog="segkit",
         description="Customer-segmentation workbench: dated HTML reports and scoring.",
@@ -146,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. --set clustering.k_max=8 (repeatable)",
     )
     config_sub.add_parser("schema", help="print the JSON Schema of config files")
+
+    sub.add_parser(
+        "warmup",
+        help="compile, once per environment, what a first report would compile",
+        description="Run the analysis steps once on synthetic data in a temporary "
+        "folder, so that numba (UMAP), pytensor (lifetime value) and matplotlib "
+        "fill their on-disk caches before the first report; `make venv` runs it "
+        "after the install. Reports are unchanged by it.",
+    )
     return parser
 
 
@@ -235,6 +245,17 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warmup(args: argparse.Namespace) -> int:
+    from segkit.runner.notebooks import configure_logging
+    from segkit.warmup import warm_up
+
+    configure_logging()
+    done = warm_up()
+    steps = ", ".join(f"{step} {sec:.1f} s" for step, sec in done["steps"].items())
+    print(f"segkit warmup: compiled caches filled in {done['seconds']:.1f} s ({steps})")
+    return 0
+
+
 def _error_text(exc: SegkitError) -> str:
     """``segkit: error: ...`` on one line; a config's problems one per line."""
     problems = getattr(exc, "problems", None) or []
@@ -260,7 +281,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         it wrote), 2 a usage, config or input error.
     """
     args = build_parser().parse_args(argv)
-    commands = {"init": _init, "score": _score, "report": _report, "config": _config}
+    commands = {
+        "init": _init,
+        "score": _score,
+        "report": _report,
+        "config": _config,
+        "warmup": _warmup,
+    }
     try:
         return commands[args.command](args)
     except SegkitError as exc:
