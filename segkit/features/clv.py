@@ -29,11 +29,13 @@ Revenue at risk
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,6 +211,31 @@ def _parameter_table(model: Any, name_of_model: str, method: str) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+@contextlib.contextmanager
+def _compile_mode(method: str) -> Iterator[None]:
+    """Compile MAP's graphs with pytensor's FAST_COMPILE mode; leave NUTS alone.
+
+    pytensor's default mode compiles through numba, and its compiled graphs
+    are keyed on the data's shape: every new horizon (a new number of
+    customers) recompiled the BG/NBD and Gamma-Gamma graphs for 4-13 s, longer
+    than the fit. MAP evaluates the log-density and its gradient a few hundred
+    times, so the pure-Python graphs of FAST_COMPILE cost about a second. The
+    estimates agree with the default mode's to five digits, except BG/NBD's b,
+    which the data barely identify when a is near zero (the likelihood is flat
+    in b there, and predictions do not move with it; see
+    tests/features/test_clv.py::test_map_fit_is_the_same_under_the_fast_compile_mode).
+    NUTS evaluates the gradient hundreds of thousands of times, where the
+    compiled graphs pay for themselves.
+    """
+    if method != "map":
+        yield
+        return
+    import pytensor
+
+    with pytensor.config.change_flags(mode="FAST_COMPILE"):
+        yield
+
+
 def fit_clv(
     inputs: pd.DataFrame,
     *,
@@ -258,7 +285,7 @@ def fit_clv(
     fit_kwargs: dict[str, Any] = {"progressbar": False, "random_seed": seed}
     if method == "mcmc":
         fit_kwargs |= {"draws": draws, "chains": chains, "tune": draws, "cores": 1}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _compile_mode(method):
         warnings.simplefilter("ignore")
         bg = clv.BetaGeoModel(model_config=_flat(prior, ("r", "alpha", "a", "b")))
         bg.fit(data, method=method, **fit_kwargs)

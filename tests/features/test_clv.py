@@ -81,6 +81,37 @@ def test_map_estimates_are_near_the_planted_purchase_rate(planted):
     assert table["p"] * table["v"] / (table["q"] - 1) == pytest.approx(30.0, rel=0.1)
 
 
+def test_map_fit_is_the_same_under_the_fast_compile_mode(planted, monkeypatch):
+    """MAP compiles with FAST_COMPILE (no numba recompile per data shape): the
+    estimates and the predictions must be those of pytensor's default mode."""
+    import contextlib
+
+    import pytensor
+
+    _, inputs = planted
+    default_mode = pytensor.config.mode
+    fast = clv.fit_clv(inputs, seed=2)
+    assert pytensor.config.mode == default_mode  # the mode is scoped to the fit
+    monkeypatch.setattr(clv, "_compile_mode", lambda method: contextlib.nullcontext())
+    slow = clv.fit_clv(inputs, seed=2)
+    # The planted a = 1.2, b = 3 are identified here, so all seven must agree.
+    assert_frame_equal(fast.parameters, slow.parameters, rtol=1e-4)
+    assert_frame_equal(
+        clv.predict_value(fast, inputs), clv.predict_value(slow, inputs), rtol=1e-4
+    )
+
+
+def test_only_map_changes_the_compile_mode():
+    import pytensor
+
+    default_mode = pytensor.config.mode
+    with clv._compile_mode("map"):
+        assert pytensor.config.mode == "FAST_COMPILE"
+    with clv._compile_mode("mcmc"):
+        assert pytensor.config.mode == default_mode
+    assert pytensor.config.mode == default_mode
+
+
 @pytest.mark.slow
 def test_nuts_intervals_cover_every_planted_parameter(planted):
     _, inputs = planted
