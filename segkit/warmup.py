@@ -5,9 +5,10 @@ compute anything, and caches each on disk for every later process:
 
 - numba compiles UMAP's and pynndescent's functions (cached in
   :func:`segkit.clustering.reduce.numba_cache_dir`);
-- pytensor compiles the C code of the BG/NBD and Gamma-Gamma models' log
-  likelihood and gradient (cached in the environment, see
-  :func:`segkit.features.clv.library`);
+- pytensor compiles the BG/NBD and Gamma-Gamma models' graphs (cached in the
+  environment, see :func:`segkit.features.clv.library`; since MAP fits run
+  under FAST_COMPILE, see :func:`segkit.features.clv._compile_mode`, the
+  gain for a MAP report is smaller than the figures below, measured before);
 - matplotlib builds its font list (cached in its config folder).
 
 On Online Retail (2 cores, 2026-12-02) that was about 100 s of the first run's
