@@ -136,3 +136,39 @@ def test_too_few_customers_for_a_heldout_test_is_an_error():
     frame = pd.DataFrame({"x": np.arange(20.0)})
     with pytest.raises(DataError, match="held-out separation needs at least 40"):
         heldout_separation(SegmentationModel(n_segments=2), frame)
+
+
+def test_the_permutation_null_scores_what_scoring_each_permutation_gives():
+    from segkit.validation.baselines import _codes, _permuted_scores, _scores
+
+    rng = np.random.default_rng(5)
+    n = 301
+    y = rng.gamma(2.0, 3.0, n)
+    fold = halves(n, random_state=2)
+    # 6 groups fitted on A, 4 on B; group 5 never appears in half B's labels
+    a = rng.integers(0, 6, n)
+    b = rng.integers(0, 4, n)
+    a[~fold & (a == 5)] = 0
+    directions = (_codes(a), _codes(b))
+    orders = np.stack([rng.permutation(n) for _ in range(7)])
+    one_by_one = [
+        _scores(
+            y,
+            (
+                (directions[0][0][o], directions[0][1]),
+                (directions[1][0][o], directions[1][1]),
+            ),
+            fold,
+            np.ones((1, n)),
+        )[0]
+        for o in orders
+    ]
+    assert np.allclose(_permuted_scores(y, directions, fold, orders), one_by_one)
+    # the identity permutation scores the labels themselves
+    identity = np.arange(n)[None, :]
+    assert np.isclose(
+        _permuted_scores(y, directions, fold, identity)[0], heldout_r2(y, (a, b), fold)
+    )
+    # a constant outcome has nothing to explain
+    flat = _permuted_scores(np.ones(n), directions, fold, orders)
+    assert np.array_equal(flat, np.zeros(7))
