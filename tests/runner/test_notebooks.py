@@ -502,6 +502,25 @@ def test_export_without_executed_notebook_writes_a_page_with_the_error(tmp_path)
     assert "This notebook failed." in page and "DeadKernelError: Kernel died" in page
 
 
+def test_pages_reuse_the_compiled_templates_and_come_out_the_same(tmp_path):
+    from segkit.runner.html import _page_exporter
+
+    source = write_notebook(
+        tmp_path / "01-a.ipynb", ("md", "## A heading"), ("code", "print(1)")
+    )
+    executed = nbformat.read(str(source), as_version=4)
+    nbformat.write(executed, str(tmp_path / "run.ipynb"))
+    kwargs = dict(run_id="2026-12-03", config_name="tiny", status="ok", pages=["run"])
+    first = export_notebook_html(tmp_path / "run.ipynb", tmp_path / "a.html", **kwargs)
+    cache = _page_exporter()().environment.bytecode_cache
+    compiled = dict(cache.code)
+    assert compiled  # the lab template and its includes
+    second = export_notebook_html(tmp_path / "run.ipynb", tmp_path / "b.html", **kwargs)
+    assert cache.code == compiled  # nothing compiled again
+    assert first.read_bytes() == second.read_bytes()
+    assert "A heading" in first.read_text(encoding="utf-8")
+
+
 def test_a_config_outside_the_project_reports_from_a_subfolder(tmp_path, monkeypatch):
     # notebooks come from the project, the run folder goes to its reports/
     project = make_project(tmp_path / "project")
