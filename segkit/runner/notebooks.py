@@ -189,6 +189,7 @@ def _execute(
     import papermill
 
     from segkit.runner.engine import ENGINE
+    from segkit.runner.kernels import ForkingKernelManager
 
     start = time.perf_counter()
     try:
@@ -200,6 +201,9 @@ def _execute(
             # nbclient, saving the executed copy every few seconds and at the end
             # rather than twice per cell (segkit.runner.engine)
             engine_name=ENGINE,
+            # kernels forked from a process that imported the libraries once
+            # (segkit.runner.kernels); any other kernelspec launches as usual
+            kernel_manager_class=ForkingKernelManager,
             # The kernel's working directory, given to nbclient: papermill's own
             # cwd= changes the directory of this whole process for the run, which
             # notebooks running side by side in threads would leave behind.
@@ -328,6 +332,10 @@ def run_report(
     if fresh:
         os.environ[FRESH_ENV] = "1"
     os.environ["SEGKIT_QUIET"] = "1"
+    # the kernels' fork server imports its modules while the steps are restored
+    from segkit.runner.kernels import start_server
+
+    start_server()
 
     by_name = {nb.name: nb for nb in results}
 

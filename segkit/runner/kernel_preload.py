@@ -1,0 +1,20 @@
+"""Imported by the kernels' fork server (:mod:`segkit.runner.kernels`) at its start.
+
+It imports :data:`segkit.runner.kernels.PRELOAD` so that every forked kernel starts
+with them loaded. A module that fails to import is left for the kernel to import
+(and to report) itself.
+"""
+
+import importlib
+import os
+
+from segkit.runner.kernels import _INLINE, PRELOAD
+
+# as ipykernel does before matplotlib is first imported in a kernel
+os.environ.setdefault("MPLBACKEND", _INLINE)
+
+for _name in PRELOAD:
+    try:
+        importlib.import_module(_name)
+    except Exception:  # the kernel imports (and reports) it itself
+        pass

@@ -1,0 +1,134 @@
+"""Kernels forked from the preloaded fork server (segkit.runner.kernels).
+
+A forked kernel must be a kernel like a launched one: same outputs (figures
+included), its own process group, the working directory and the environment of
+the launch, and the modules of PRELOAD already there when its first cell runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import nbformat
+import pytest
+
+from segkit.runner import kernels
+from segkit.runner.notebooks import run_report
+from tests.runner.test_notebooks import PLOT_CELLS, make_config, write_notebook
+
+PYTHON = sys.executable
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expected"),
+    [
+        (
+            [
+                PYTHON,
+                "-Xfrozen_modules=off",
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "c.json",
+            ],
+            ["-f", "c.json"],
+        ),
+        ([PYTHON, "-m", "ipykernel_launcher", "-f", "c.json"], ["-f", "c.json"]),
+        # another interpreter (another venv's python) has other packages
+        (["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "c.json"], None),
+        # another kernel module, or a flag that changes what runs
+        ([PYTHON, "-m", "other_kernel", "-f", "c.json"], None),
+        ([PYTHON, "-S", "-m", "ipykernel_launcher", "-f", "c.json"], None),
+        ([PYTHON, "-c", "print(1)"], None),
+        (["python", "-m", "ipykernel_launcher"], None),  # not an absolute path
+    ],
+)
+def test_only_this_interpreters_ipykernel_commands_are_forked(cmd, expected):
+    assert kernels.forkable(cmd) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"), [("", True), ("1", True), ("0", False), ("no", False)]
+)
+def test_the_environment_variable_turns_forking_off(monkeypatch, value, enabled):
+    monkeypatch.setenv(kernels.ENV, value)
+    assert kernels.forking_enabled() is enabled
+
+
+# What the kernel saw at its first cell, before it imported anything itself.
+PROBE = (
+    "code",
+    "import json, os, sys, pathlib\n"
+    "probe = {\n"
+    "    'preloaded': 'segkit.profiles.report' in sys.modules,\n"
+    "    'own_group': os.getpgid(0) == os.getpid(),\n"
+    "    'cwd': os.getcwd(),\n"
+    "    'marker': os.environ.get('SEGKIT_TEST_MARKER'),\n"
+    "    'backend': os.environ.get('MPLBACKEND'),\n"
+    "}\n"
+    "(pathlib.Path(run_dir) / 'artifacts' / 'probe.json').write_text(json.dumps(probe))",
+)
+
+
+def _run(tmp_path, monkeypatch, fork: str, marker: str):
+    monkeypatch.setenv(kernels.ENV, fork)
+    # set after any earlier test started the fork server: the kernel must get the
+    # environment of its own launch, not the server's
+    monkeypatch.setenv("SEGKIT_TEST_MARKER", marker)
+    folder = tmp_path / f"fork{fork}"
+    folder.mkdir()
+    config = make_config(folder)
+    nbs = folder / "nbs"
+    write_notebook(nbs / "01-plot.ipynb", PROBE, *PLOT_CELLS)
+    result = run_report(config, notebooks_dir=nbs, output_dir=folder / "reports")
+    assert result.status == "ok", [nb.error for nb in result.notebooks]
+    probe = json.loads((result.run_dir / "artifacts" / "probe.json").read_text())
+    executed = nbformat.read(
+        str(result.run_dir / "notebooks" / "01-plot.ipynb"), as_version=4
+    )
+    outputs = [
+        [
+            {k: v for k, v in out.items() if k != "execution_count"}
+            for out in cell.get("outputs", [])
+        ]
+        for cell in executed.cells
+        if cell.cell_type == "code"
+    ]
+    return probe, outputs, nbs
+
+
+def test_a_forked_kernel_runs_a_notebook_as_a_launched_one_does(tmp_path, monkeypatch):
+    forked, forked_outputs, nbs = _run(tmp_path, monkeypatch, "1", "first")
+    launched, launched_outputs, _ = _run(tmp_path, monkeypatch, "0", "second")
+
+    assert forked["preloaded"] and not launched["preloaded"]
+    for probe, marker in ((forked, "first"), (launched, "second")):
+        assert probe["own_group"]
+        assert probe["marker"] == marker
+        assert probe["backend"] == "module://matplotlib_inline.backend_inline"
+    assert forked["cwd"] == str(nbs) and launched["cwd"] == str(
+        tmp_path / "fork0" / "nbs"
+    )
+    # the same outputs of the chart and the stderr cells, the PNG byte for byte
+    # (the cells before write run-specific paths)
+    forked_outputs, launched_outputs = forked_outputs[-2:], launched_outputs[-2:]
+    images = [
+        out["data"]["image/png"]
+        for cell in forked_outputs
+        for out in cell
+        if "image/png" in out.get("data", {})
+    ]
+    assert len(images) == 1
+    assert forked_outputs == launched_outputs
+
+
+def test_kernels_are_not_forked_from_a_server_holding_older_code(monkeypatch):
+    # the server of this process started (or starts now) with today's sources
+    monkeypatch.delenv(kernels.ENV, raising=False)
+    assert kernels.start_server()
+    current = kernels.source_signature()
+    assert kernels.start_server()  # unchanged sources: the server is used
+    edited = (*current[:-1], (current[-1][0], current[-1][1] + 1, current[-1][2]))
+    monkeypatch.setattr(kernels, "source_signature", lambda: edited)
+    assert not kernels.start_server()  # an edited file: kernels launch anew
