@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KEEP", "call", "configure", "folder", "prune"]
+__all__ = ["KEEP", "call", "call_keyed", "configure", "folder", "prune"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,41 @@ def call[T](func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     if _STATE["read"] and not fresh_requested():
         return memorized(code_fingerprint(), func, args, kwargs)
     result, _ = memorized.call(code_fingerprint(), func, args, kwargs)
+    return result
+
+
+def _compute_keyed(
+    fingerprint: str, name: str, key: Any, func: Callable[..., Any], args, kwargs
+):
+    """What :func:`call_keyed` caches; only the fingerprint, name and key are hashed."""
+    return func(*args, **kwargs)
+
+
+def call_keyed[T](key: Any, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)``, from the memo when it holds a result under ``key``.
+
+    For calls whose arguments are large but summed up by a small key: the rebuild
+    of the features at an earlier date reads every transaction before it, which
+    the fingerprints of the steps that made them (:func:`segkit.pipeline.
+    step_fingerprint`: data checksums, the config they read, segkit's code) and
+    the date identify exactly. The caller guarantees that ``key`` changes whenever
+    anything the result depends on changes; the function's module and name and
+    segkit's code fingerprint enter the key too.
+    """
+    path = _STATE["folder"]
+    if path is None:
+        return func(*args, **kwargs)
+    import joblib
+
+    from segkit.reuse import code_fingerprint, fresh_requested
+
+    name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', func)}"
+    memorized = joblib.Memory(path, verbose=0).cache(
+        _compute_keyed, ignore=["func", "args", "kwargs"]
+    )
+    if _STATE["read"] and not fresh_requested():
+        return memorized(code_fingerprint(), name, key, func, args, kwargs)
+    result, _ = memorized.call(code_fingerprint(), name, key, func, args, kwargs)
     return result
 
 

@@ -147,3 +147,30 @@ def test_a_result_stored_by_one_process_is_read_by_another(tmp_path):
     assert outs[0] == outs[1]
     # one entry: the second process found the first one's result
     assert len(list((tmp_path / "memo").rglob("output.pkl"))) == 1
+
+
+def test_a_keyed_call_is_read_back_by_its_key_alone(memo_dir):
+    values = np.arange(6.0)
+    assert memo.call_keyed({"data": "a"}, slow_sum, values) == 15.0
+    # same key: read back, whatever the (large) arguments
+    assert memo.call_keyed({"data": "a"}, slow_sum, values.copy()) == 15.0
+    assert CALLS == [6]
+    # another key, or another function under the same key, computes
+    assert memo.call_keyed({"data": "b"}, slow_sum, values, scale=2.0) == 30.0
+    assert memo.call_keyed({"data": "a"}, other_sum, values) == 16.0
+    assert CALLS == [6, 6, 6]
+
+
+def test_a_keyed_call_computes_when_off_or_fresh(memo_dir):
+    values = np.arange(2.0)
+    memo.call_keyed("k", slow_sum, values)
+    memo.configure(memo_dir, read=False)
+    memo.call_keyed("k", slow_sum, values)
+    memo.configure(None)
+    memo.call_keyed("k", slow_sum, values)
+    assert CALLS == [2, 2, 2]
+
+
+def other_sum(values: np.ndarray) -> float:
+    CALLS.append(len(values))
+    return float(values.sum() + 1)

@@ -358,6 +358,16 @@ def test_a_new_ci_level_reads_the_costly_parts_back_and_equals_a_fresh_validate(
     monkeypatch.setenv(reuse.FRESH_ENV, "1")
     rerun.run_step("validate")
     assert (rerun.artifacts / "validation.json").read_bytes() == from_memo
+    # the profile step's rebuild at t0 is read back too (same t0, same model) and
+    # gives what a fresh one gives
+    monkeypatch.delenv(reuse.FRESH_ENV)
+    rerun.run_step("profile")
+    assert sorted(p.parent.name for p in stored.rglob("output.pkl")) == before
+    within = rerun.load_json("evolution.json")["within_run"]
+    assert within is not None and within["t0"]
+    monkeypatch.setenv(reuse.FRESH_ENV, "1")
+    rerun.run_step("profile")
+    assert rerun.load_json("evolution.json")["within_run"] == within
     for table in ("stability.csv", "prediction_strength.csv", "outcome_heldout.csv"):
         assert (rerun.artifacts / table).is_file()
 

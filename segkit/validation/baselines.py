@@ -508,7 +508,8 @@ def heldout_comparison(
         (:func:`baseline_records`).
     """
     fold = halves(len(outcome), random_state=random_state)
-    fitted = cross_fit_labels(model, frame, fold)
+    # seeded, and the same for every ci_level: a rerun reads them back
+    fitted = memo.call(cross_fit_labels, model, frame, fold)
     rng = np.random.default_rng(random_state + 1)
     labelings: dict[str, Any] = {"model": fitted}
     k = len(set(labels.tolist()))

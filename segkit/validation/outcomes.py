@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from segkit import intervals
+from segkit import intervals, memo
 from segkit.exceptions import DataError
 from segkit.validation import baselines
 from segkit.validation.explained import (
@@ -258,6 +258,14 @@ def segment_outcomes(
     return pd.DataFrame(rows)
 
 
+def fit_labels_at(model, features: pd.DataFrame) -> np.ndarray:
+    """Labels of ``features`` from a clone of ``model`` fitted on them (int)."""
+    fitted = clone(model).fit(features)
+    found = getattr(fitted, "labels_", None)
+    found = fitted.predict(features) if found is None else found
+    return np.asarray(found, int)
+
+
 def _default_build(config, transactions, returns, customers, *, as_of):
     from segkit.features.step import build
 
@@ -320,10 +328,9 @@ def outcome_validity(
         config, before, returns_before, customers, as_of=t0.date()
     )
     features = built["matrix" if use_matrix else "features"]
-    fitted = clone(model).fit(features)
-    found = getattr(fitted, "labels_", None)
-    found = fitted.predict(features) if found is None else found
-    labels_t0 = pd.Series(np.asarray(found, int), index=features.index, name="segment")
+    # seeded and independent of the level: a ci_level rerun reads it back
+    found = memo.call(fit_labels_at, model, features)
+    labels_t0 = pd.Series(found, index=features.index, name="segment")
     outcome = next_horizon(transactions, returns, features.index, t0=t0)
     labels_t0.index = outcome.index
     seed = config["seed"]

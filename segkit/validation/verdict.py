@@ -229,7 +229,9 @@ def _pairs(
     """Descriptive pair table joined with the held-out gap test, which decides."""
     table = descriptive.rename(columns={"distinct": "distinct_descriptive"})
     try:
-        held = separation.heldout_separation(
+        # seeded and level-free: a ci_level or horizon rerun reads it back
+        held = memo.call(
+            separation.heldout_separation,
             model,
             frame.loc[sample],
             alpha=alpha,
