@@ -16,7 +16,11 @@ Seconds per notebook and per step come from each run's manifest.json; a reused
 step shows the seconds of its copy and ``(r)``; ``start-end`` gives each
 notebook's start and end in seconds from the first start (they overlap: each
 starts once the steps it reads are written). ``peak MB`` is the resident memory
-of the whole process tree, kernels included.
+of the whole process tree, kernels included (the RSS sum); ``peak PSS MB`` is the
+same tree's proportional set size, which counts the libraries the forked kernels
+share with their fork server once (segkit.runner.kernels) rather than once per
+kernel: the memory the machine actually held. ``SEGKIT_FORK_KERNELS=0`` in the
+environment measures kernels launched the ordinary way.
 
 Usage::
 
@@ -39,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from treepeak import watch
+from treepeak import watch_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,12 +70,18 @@ def run_once(config: str, output: Path, extra: list[str]) -> dict:
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
     )
-    peak_mb, timed_out = watch(proc, timeout=3600)
+    found = watch_tree(proc, timeout=3600)
     wall = time.perf_counter() - start
-    rc = 124 if timed_out else proc.returncode
+    rc = 124 if found["timed_out"] else proc.returncode
     new = sorted(set(output.glob("*")) - before, key=lambda p: p.stat().st_mtime)
     manifest = json.loads((new[-1] / "manifest.json").read_text()) if new else {}
-    return {"rc": rc, "wall": wall, "peak_mb": peak_mb, "manifest": manifest}
+    return {
+        "rc": rc,
+        "wall": wall,
+        "peak_mb": found["rss_mb"],
+        "pss_mb": found["pss_mb"],
+        "manifest": manifest,
+    }
 
 
 def _cells(result: dict) -> dict[str, str]:
@@ -84,6 +94,7 @@ def _cells(result: dict) -> dict[str, str]:
         cells[f"step {step}"] = f"{record['seconds'] or 0:.1f}{mark}"
     cells["whole command"] = f"{result['wall']:.1f}"
     cells["peak MB"] = f"{result['peak_mb']:.0f}"
+    cells["peak PSS MB"] = f"{result['pss_mb']:.0f}"
     cells["exit status"] = str(result["rc"])
     return cells
 
