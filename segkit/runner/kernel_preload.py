@@ -8,10 +8,10 @@ with them loaded. A module that fails to import is left for the kernel to import
 import importlib
 import os
 
-from segkit.runner.kernels import _INLINE, PRELOAD
+from segkit.runner.kernels import INLINE_BACKEND, PRELOAD
 
 # as ipykernel does before matplotlib is first imported in a kernel
-os.environ.setdefault("MPLBACKEND", _INLINE)
+os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
 
 for _name in PRELOAD:
     try:

@@ -47,6 +47,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 __all__ = [
     "ENV",
+    "INLINE_BACKEND",
     "PRELOAD",
     "ForkingKernelManager",
     "KernelProcess",
@@ -92,7 +93,8 @@ PRELOAD = (
 #: The fork server's state in this process: ``signature`` of the sources it loaded.
 _SERVER: dict[str, Any] = {}
 
-_INLINE = "module://matplotlib_inline.backend_inline"
+#: The backend ipykernel gives matplotlib (``MPLBACKEND``) in a kernel.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _LAUNCHER = "ipykernel_launcher"
 
 
@@ -181,7 +183,7 @@ def _kernel_main(
     os.environ.clear()
     os.environ.update(env)
     os.environ["JPY_PARENT_PID"] = str(os.getppid())
-    os.environ.setdefault("MPLBACKEND", _INLINE)
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     if cwd:
         os.chdir(cwd)
     sys.argv = [_LAUNCHER, *argv]

@@ -58,6 +58,8 @@ __all__ = [
     "outcome_validity",
     "outcome_rates",
     "coerce_outcome",
+    "default_build",
+    "fit_labels_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -266,7 +268,8 @@ def fit_labels_at(model, features: pd.DataFrame) -> np.ndarray:
     return np.asarray(found, int)
 
 
-def _default_build(config, transactions, returns, customers, *, as_of):
+def default_build(config, transactions, returns, customers, *, as_of):
+    """The features as of ``as_of`` (:func:`segkit.features.step.build`)."""
     from segkit.features.step import build
 
     return build(config, transactions, returns, customers, as_of=as_of)
@@ -324,7 +327,7 @@ def outcome_validity(
     returns_before = (
         returns.loc[returns["timestamp"] < t0] if returns is not None else None
     )
-    built = (build or _default_build)(
+    built = (build or default_build)(
         config, before, returns_before, customers, as_of=t0.date()
     )
     features = built["matrix" if use_matrix else "features"]

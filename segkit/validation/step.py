@@ -151,9 +151,9 @@ def _memoised_build(
     on Online Retail) is then read back. A new ``validation.horizon_days`` moves
     ``t0`` and so the key.
     """
-    from segkit.validation.outcomes import _default_build
+    from segkit.validation.outcomes import default_build
 
-    base = build or _default_build
+    base = build or default_build
     name = "t0 values" if build is not None else "t0"
 
     def memoised(config, transactions, returns, customers, *, as_of):
