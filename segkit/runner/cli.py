@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
+    # First: the kernels' fork server imports the libraries while this process
+    # imports its own (segkit.runner.fork_server); run_report would start it later.
+    from segkit.runner.fork_server import start_server
+
+    start_server()
     from segkit.runner.notebooks import configure_logging, run_report
 
     configure_logging(verbose=args.verbose)

@@ -1,6 +1,6 @@
-"""Imported by the kernels' fork server (:mod:`segkit.runner.kernels`) at its start.
+"""Imported by the kernels' fork server (:mod:`segkit.runner.fork_server`) at its start.
 
-It imports :data:`segkit.runner.kernels.PRELOAD` so that every forked kernel starts
+It imports :data:`segkit.runner.fork_server.PRELOAD` so that every forked kernel starts
 with them loaded. A module that fails to import is left for the kernel to import
 (and to report) itself.
 """
@@ -8,7 +8,7 @@ with them loaded. A module that fails to import is left for the kernel to import
 import importlib
 import os
 
-from segkit.runner.kernels import INLINE_BACKEND, PRELOAD
+from segkit.runner.fork_server import INLINE_BACKEND, PRELOAD
 
 # as ipykernel does before matplotlib is first imported in a kernel
 os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)

@@ -8,8 +8,9 @@ is several seconds of every run's wall time, and it buys nothing: each kernel
 imports the same modules from the same files.
 
 :class:`ForkingKernelManager` starts the kernels from Python's own fork server
-(:mod:`multiprocessing.forkserver`): one process imports :data:`PRELOAD` once, and
-each kernel is a ``fork`` of it, so a kernel starts with those modules loaded,
+(:mod:`multiprocessing.forkserver`, started by :mod:`segkit.runner.fork_server`):
+one process imports :data:`~segkit.runner.fork_server.PRELOAD` once, and each
+kernel is a ``fork`` of it, so a kernel starts with those modules loaded,
 shared copy-on-write. Everything else is a kernel as jupyter_client launches it:
 
 - the same ``ipykernel`` application with the kernelspec's arguments (connection
@@ -34,74 +35,34 @@ provisioner that hands a kernel command to it.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from segkit.runner.fork_server import (
+    INLINE_BACKEND,
+    context,
+    forking_enabled,
+    start_server,
+)
+
 __all__ = [
-    "ENV",
-    "INLINE_BACKEND",
-    "PRELOAD",
     "ForkingKernelManager",
+    "ForkingProvisioner",
     "KernelProcess",
     "forkable",
-    "forking_enabled",
-    "start_server",
+    "main_module_safe",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable; ``0`` launches every kernel as its own new process.
-ENV = "SEGKIT_FORK_KERNELS"
-
-#: Modules the fork server imports (:mod:`segkit.runner.kernel_preload`): what the
-#: notebooks import in their first cells, the kernel itself, and the libraries
-#: their steps load when they compute (DuckDB and Ibis for the data and feature
-#: builds, scikit-learn for the models, pyarrow for every artifact).
-PRELOAD = (
-    "ipykernel.kernelapp",
-    "matplotlib.pyplot",
-    "seaborn",
-    "pyarrow.parquet",
-    "sklearn.cluster",
-    "sklearn.mixture",
-    "sklearn.neighbors",
-    "ibis",
-    "duckdb",
-    "segkit.data.report",
-    "segkit.data.report_tables",
-    "segkit.features.report",
-    "segkit.features.value_report",
-    "segkit.features.step",
-    "segkit.clustering.report",
-    "segkit.clustering.model",
-    "segkit.validation.structure",
-    "segkit.validation.report",
-    "segkit.validation.verdict",
-    "segkit.profiles.step",
-    "segkit.profiles.report",
-    "segkit.profiles.rules",
-)
-
-#: The fork server's state in this process: ``signature`` of the sources it loaded.
-_SERVER: dict[str, Any] = {}
-
-#: The backend ipykernel gives matplotlib (``MPLBACKEND``) in a kernel.
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: The module a forkable kernelspec runs (``python -m ipykernel_launcher``).
 _LAUNCHER = "ipykernel_launcher"
-
-
-def forking_enabled() -> bool:
-    """False when ``SEGKIT_FORK_KERNELS`` is ``0`` (or ``false``/``no``)."""
-    value = os.environ.get(ENV, "").strip().lower()
-    return value not in ("0", "false", "no", "off")
 
 
 def forkable(cmd: Sequence[str]) -> list[str] | None:
@@ -128,51 +89,27 @@ def forkable(cmd: Sequence[str]) -> list[str] | None:
     return [str(a) for a in cmd[at + 2 :]]
 
 
-def _context() -> Any:
-    return multiprocessing.get_context("forkserver")
+def main_module_safe(main: Any = None) -> bool:
+    """Whether a forked kernel may re-import the program's ``__main__`` module.
 
-
-def start_server() -> bool:
-    """Start the fork server now (it imports :data:`PRELOAD`); False if it cannot.
-
-    Call it early: the imports then overlap whatever the caller does before its
-    first kernel. Safe to call again; the server is started once per process.
+    Every child of a fork server first re-imports the main module of the process
+    that asked for it, as ``__mp_main__`` (:func:`multiprocessing.spawn.prepare`,
+    the reason multiprocessing asks for an ``if __name__ == "__main__"`` guard).
+    A user's script that calls :func:`segkit.runner.notebooks.run_report` at its
+    top level would then run again in every kernel. Safe are: no main file
+    (JupyterLab, ``python -c``); a main run as a module (``python -m segkit``,
+    ``-m pytest``), which the standard library skips or re-imports by name; a
+    console script of this environment (``.venv/bin/segkit``: pip writes its
+    guard). Any other script gets kernels launched the ordinary way.
     """
-    if not forking_enabled() or sys.platform == "win32":
-        return False
-    from multiprocessing import forkserver
-
-    signature = source_signature()
-    started = _SERVER.get("signature")
-    if started is not None and started != signature:
-        # segkit's files changed since the server imported them (an edit in a
-        # long-lived process): its kernels would run the old code, so launch anew
-        logger.info("segkit changed since the kernels' fork server started")
-        return False
-    try:
-        # the server imports this module's preload list in its own process
-        forkserver.set_forkserver_preload(["segkit.runner.kernel_preload"])
-        forkserver.ensure_running()
-    except Exception as exc:  # no fork server: kernels start the ordinary way
-        logger.info("kernels start without the fork server: %s", exc)
-        return False
-    _SERVER.setdefault("signature", signature)
-    return True
-
-
-def source_signature() -> tuple[tuple[str, int, int], ...]:
-    """Path, modification time and size of every ``.py`` file of segkit (cheap:
-    one ``stat`` each), to tell whether the code changed since the server started."""
-    package = Path(__file__).resolve().parents[1]
-    out = []
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        info = path.stat()
-        out.append(
-            (path.relative_to(package).as_posix(), info.st_mtime_ns, info.st_size)
-        )
-    return tuple(out)
+    main = sys.modules["__main__"] if main is None else main
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    return os.path.dirname(os.path.abspath(path)) == here
 
 
 def _kernel_main(
@@ -228,12 +165,12 @@ class ForkingProvisioner(LocalProvisioner):
     """:class:`LocalProvisioner` that forks this interpreter's kernels (see above)."""
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        argv = forkable(cmd) if forking_enabled() else None
+        argv = forkable(cmd) if forking_enabled() and main_module_safe() else None
         if argv is None or not start_server():
             return await super().launch_kernel(cmd, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
         cwd = kwargs.get("cwd")
-        process = _context().Process(
+        process = context().Process(
             target=_kernel_main,
             args=(argv, env, None if cwd is None else str(cwd)),
             name="segkit-kernel",

@@ -332,8 +332,9 @@ def run_report(
     if fresh:
         os.environ[FRESH_ENV] = "1"
     os.environ["SEGKIT_QUIET"] = "1"
-    # the kernels' fork server imports its modules while the steps are restored
-    from segkit.runner.kernels import start_server
+    # the kernels' fork server (started already by the command line) imports its
+    # modules while the steps are restored
+    from segkit.runner.fork_server import start_server
 
     start_server()
 

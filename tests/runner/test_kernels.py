@@ -8,12 +8,14 @@ the launch, and the modules of PRELOAD already there when its first cell runs.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from segkit.runner import kernels
+from segkit.runner import fork_server, kernels
 from segkit.runner.notebooks import run_report
 from tests.runner.test_notebooks import PLOT_CELLS, make_config, write_notebook
 
@@ -52,8 +54,8 @@ def test_only_this_interpreters_ipykernel_commands_are_forked(cmd, expected):
     ("value", "enabled"), [("", True), ("1", True), ("0", False), ("no", False)]
 )
 def test_the_environment_variable_turns_forking_off(monkeypatch, value, enabled):
-    monkeypatch.setenv(kernels.ENV, value)
-    assert kernels.forking_enabled() is enabled
+    monkeypatch.setenv(fork_server.ENV, value)
+    assert fork_server.forking_enabled() is enabled
 
 
 # What the kernel saw at its first cell, before it imported anything itself.
@@ -72,7 +74,7 @@ PROBE = (
 
 
 def _run(tmp_path, monkeypatch, fork: str, marker: str):
-    monkeypatch.setenv(kernels.ENV, fork)
+    monkeypatch.setenv(fork_server.ENV, fork)
     # set after any earlier test started the fork server: the kernel must get the
     # environment of its own launch, not the server's
     monkeypatch.setenv("SEGKIT_TEST_MARKER", marker)
@@ -125,10 +127,65 @@ def test_a_forked_kernel_runs_a_notebook_as_a_launched_one_does(tmp_path, monkey
 
 def test_kernels_are_not_forked_from_a_server_holding_older_code(monkeypatch):
     # the server of this process started (or starts now) with today's sources
-    monkeypatch.delenv(kernels.ENV, raising=False)
-    assert kernels.start_server()
-    current = kernels.source_signature()
-    assert kernels.start_server()  # unchanged sources: the server is used
+    monkeypatch.delenv(fork_server.ENV, raising=False)
+    assert fork_server.start_server()
+    current = fork_server.source_signature()
+    assert fork_server.start_server()  # unchanged sources: the server is used
     edited = (*current[:-1], (current[-1][0], current[-1][1] + 1, current[-1][2]))
-    monkeypatch.setattr(kernels, "source_signature", lambda: edited)
-    assert not kernels.start_server()  # an edited file: kernels launch anew
+    monkeypatch.setattr(fork_server, "source_signature", lambda: edited)
+    assert not fork_server.start_server()  # an edited file: kernels launch anew
+
+
+def test_the_fork_server_module_imports_only_the_standard_library():
+    # the command line starts the server before it imports pandas or papermill
+    # itself, so that both sets of imports overlap (segkit.runner.fork_server)
+    code = (
+        "import sys; import segkit.runner.fork_server; "
+        "heavy = {'pandas', 'numpy', 'jupyter_client', 'nbconvert', 'papermill'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_segkit_report_starts_the_fork_server_before_its_own_imports(tmp_path):
+    # the server is started while the runner's modules are not loaded yet; a
+    # missing config then fails as usual (the server dies with the command)
+    code = (
+        "import sys\n"
+        "from segkit.runner import cli, fork_server\n"
+        "seen = []\n"
+        "fork_server.start_server = lambda: seen.append("
+        "'segkit.runner.notebooks' in sys.modules) or True\n"
+        "rc = cli.main(['report', '--config', sys.argv[1]])\n"
+        "print(rc, seen)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "2 [False]", out.stderr
+
+
+def test_a_script_without_a_main_guard_gets_launched_kernels():
+    # a forked kernel re-imports the main module; an unguarded script calling
+    # run_report at its top level would run again in every kernel
+    from types import ModuleType, SimpleNamespace
+
+    def main(file=None, spec=None):
+        module = ModuleType("__main__")
+        module.__spec__ = spec
+        if file is not None:
+            module.__file__ = file
+        return module
+
+    bindir = str(Path(sys.executable).parent)
+    assert kernels.main_module_safe(main())  # JupyterLab, python -c
+    assert kernels.main_module_safe(main(f"{bindir}/segkit"))  # console script
+    assert kernels.main_module_safe(
+        main("/x/segkit/__main__.py", SimpleNamespace(name="segkit.__main__"))
+    )
+    assert not kernels.main_module_safe(main("/home/me/run_reports.py"))
