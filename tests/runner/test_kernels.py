@@ -189,3 +189,15 @@ def test_a_script_without_a_main_guard_gets_launched_kernels():
         main("/x/segkit/__main__.py", SimpleNamespace(name="segkit.__main__"))
     )
     assert not kernels.main_module_safe(main("/home/me/run_reports.py"))
+
+
+def test_the_fork_servers_imports_print_nothing():
+    # what the server prints reaches the terminal of `segkit report` (debugpy's
+    # warning about frozen modules did, once the debugger was preloaded)
+    out = subprocess.run(
+        [sys.executable, "-c", "import segkit.runner.kernel_preload"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (out.stdout, out.stderr) == ("", "")
