@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder the config goes to (default: configs/ of the project)",
     )
+    init.add_argument(
+        "--sep",
+        metavar="SEP",
+        help="field separator of DATA, where the one sniffed from its first lines "
+        "is wrong (e.g. --sep ';'; 'whitespace' for runs of spaces)",
+    )
 
     report = sub.add_parser(
         "report",
@@ -224,7 +230,11 @@ def _init(args: argparse.Namespace) -> int:
     from segkit.runner.init_config import init_config
 
     result = init_config(
-        args.data, customers=args.customers, name=args.name, configs_dir=args.configs
+        args.data,
+        customers=args.customers,
+        name=args.name,
+        configs_dir=args.configs,
+        sep=args.sep,
     )
     for line in result.lines:
         print(line, flush=True)

@@ -113,11 +113,16 @@ def _comment(text: str) -> str:
     return "  # " + " ".join(str(text).split())
 
 
-def _read_sample(path: Path, sample_rows: int):
-    """The sample and the read options to write: sep and encoding from the notes."""
-    frame, notes = read_table(path, nrows=sample_rows)
-    read: dict[str, Any] = {}
-    said: dict[str, str] = {}
+def _read_sample(path: Path, sample_rows: int, given: dict[str, Any] | None = None):
+    """The sample and the read options to write: sep and encoding from the notes.
+
+    ``given`` holds read options the user passed (``segkit init --sep``); they are
+    used as they are rather than sniffed, and written with that said.
+    """
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    frame, notes = read_table(path, read=given or None, nrows=sample_rows)
+    read: dict[str, Any] = dict(given)
+    said: dict[str, str] = {k: f"given with --{k}" for k in given}
     for note in notes:
         sep = re.match(r"separator sniffed as (.+)$", note)
         if sep:
@@ -324,6 +329,7 @@ def init_config(
     root: str | Path | None = None,
     sample_rows: int | None = None,
     check: bool = True,
+    sep: str | None = None,
 ) -> InitResult:
     """Guess a config for ``data`` (and ``customers``), write it and check it.
 
@@ -344,6 +350,10 @@ def init_config(
         Rows read to guess the roles; default :data:`SAMPLE_ROWS`.
     check : bool
         Load the whole data once with the written config (default True).
+    sep : str, optional
+        The field separator of ``data`` (``--sep``), where sniffing it from the
+        first lines guesses wrong; written to ``transactions.read.sep``. The
+        customers table is still sniffed.
 
     Returns
     -------
@@ -377,8 +387,18 @@ def init_config(
                 f"segkit init: data file {given} not found; pass an existing CSV, "
                 "Parquet or Excel file, a folder of them or a glob (days/*.csv.gz)"
             )
-    frame, read, said = _read_sample(data, sample_rows)
-    guesses, profiles = guess_transactions(frame)
+    frame, read, said = _read_sample(data, sample_rows, {"sep": sep})
+    try:
+        guesses, profiles = guess_transactions(frame)
+    except ConfigError as exc:
+        if sep is not None or frame.shape[1] > 2 or "sep" not in read:
+            raise
+        # too few columns for a transactions table: most likely the separator
+        raise ConfigError(
+            f"{exc}. The sample read as {frame.shape[1]} column(s) with the separator "
+            f"{read['sep']!r} sniffed from its first lines; if the file has another "
+            "separator, pass it: segkit init --sep '<separator>'"
+        ) from None
     tx = _transactions_lines(_path_text(data, root), guesses, profiles, read, said)
     cust = None
     if customers is not None:

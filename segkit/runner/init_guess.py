@@ -400,7 +400,7 @@ def _failure_message(frame, profiles, used, missing) -> str:
     described = "; ".join(
         f"{c!r}: {profiles[c].describe()} ({profiles[c].distinct:,} distinct)"
         for c in left
-    )
+    ) or "none, every column took another role"
     spare = iter(left + ["<column>"] * len(missing))  # a template to edit, in order
     template = ", ".join(f"{role.split()[0]}: {next(spare)}" for role in missing)
     return (

@@ -333,3 +333,42 @@ def test_init_on_a_folder_of_daily_files_writes_the_folder_as_path(tmp_path):
     assert body["path"] == str(tmp_path / "days")
     assert body["columns"] == RETAIL_ROLES
     assert any(line.startswith("checked: 24,874 rows") for line in result.lines)
+
+
+def _tilde_separated(folder: Path) -> Path:
+    # '~' is none of the separators sniffed (comma, tab, semicolon, pipe): the
+    # first lines then read as space-separated, which splits the descriptions
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "customer": [f"C{i % 60:03d}" for i in range(n)],
+            "invoice": [f"I{i // 2:04d}" for i in range(n)],
+            "date": pd.date_range("2021-01-01", periods=n, freq="19h").strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "qty": rng.integers(1, 5, n),
+            "price": rng.integers(100, 999, n) / 100,
+            "description": ["blue mug gift box" for _ in range(n)],
+        }
+    )
+    path = folder / "tilde.csv"
+    frame.to_csv(path, sep="~", index=False)
+    return path
+
+
+def test_init_takes_the_separator_given_with_sep_instead_of_sniffing(tmp_path):
+    data = _tilde_separated(tmp_path)
+    _, notes = read_table(data, nrows=50)
+    assert notes == [r"separator sniffed as '\\s+'"]  # the sniff is wrong here
+    with pytest.raises(ConfigError, match=r"1 column\(s\) .* segkit init --sep"):
+        init_config(data, configs_dir=tmp_path, root=ROOT, check=False)
+    code = main(["init", str(data), "--configs", str(tmp_path), "--sep", "~"])
+    assert code == 0
+    body = yaml.safe_load((tmp_path / "tilde.yaml").read_text(encoding="utf-8"))
+    tx = body["transactions"]
+    assert tx["read"]["sep"] == "~"
+    assert tx["columns"]["customer_id"] == "customer"
+    assert tx["columns"]["order_id"] == "invoice"
+    assert tx["columns"]["description"] == "description"
+    assert "given with --sep" in (tmp_path / "tilde.yaml").read_text(encoding="utf-8")
