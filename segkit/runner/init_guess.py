@@ -397,10 +397,13 @@ def missing_roles(placed: set[str]) -> list[str]:
 
 def _failure_message(frame, profiles, used, missing) -> str:
     left = [c for c in frame.columns if c not in used]
-    described = "; ".join(
-        f"{c!r}: {profiles[c].describe()} ({profiles[c].distinct:,} distinct)"
-        for c in left
-    ) or "none, every column took another role"
+    described = (
+        "; ".join(
+            f"{c!r}: {profiles[c].describe()} ({profiles[c].distinct:,} distinct)"
+            for c in left
+        )
+        or "none, every column took another role"
+    )
     spare = iter(left + ["<column>"] * len(missing))  # a template to edit, in order
     template = ", ".join(f"{role.split()[0]}: {next(spare)}" for role in missing)
     return (
