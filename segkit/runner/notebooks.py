@@ -43,6 +43,7 @@ from segkit.exceptions import InputFileError
 from segkit.pipeline import step_records
 from segkit.project import locate_project_root
 from segkit.reuse import FRESH_ENV, cache_dir
+from segkit.runner.exports import prune as prune_pseudonymised
 from segkit.runner.exports import write_exports
 from segkit.runner.html import export_notebook_html, write_index
 from segkit.runner.manifest import new_manifest, now, write_manifest
@@ -400,12 +401,18 @@ def run_report(
         # The CRM export (real ids) goes to exports/<run>/; the run folder keeps
         # pseudonyms only, so it can be shared as is (segkit.runner.exports).
         try:
-            write_exports(run_dir, out.parent / "exports")
+            write_exports(
+                run_dir,
+                out.parent / "exports",
+                cache_folder=cache_dir(run_dir) / "pseudonymised",
+                fresh=fresh,
+            )
         except Exception as exc:  # the privacy step must not hide the run's status
             logger.warning("could not write the exports of %s: %s", run_dir.name, exc)
         write_index(run_dir, manifest)
         figure_cache.prune(cache_dir(run_dir) / "figures")
         memo.prune(cache_dir(run_dir) / "memo")
+        prune_pseudonymised(cache_dir(run_dir) / "pseudonymised")
     return RunResult(
         run_dir=run_dir, status=status, notebooks=results, manifest=manifest
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -122,3 +123,66 @@ def test_fixture_run_folder_holds_no_raw_customer_id(tmp_path):
     shared = pd.read_csv(result.run_dir / "artifacts" / "assignments.csv", dtype=str)
     assert shared["customer_id"].str.match(r"^c-[0-9a-f]{10}$").all()
     assert len(shared) == len(raw)
+
+
+def _artifact_bytes(run: Path) -> dict[str, bytes]:
+    return {
+        p.name: p.read_bytes()
+        for p in sorted((run / "artifacts").iterdir())
+        if p.suffix in (".parquet", ".csv")
+    }
+
+
+def test_pseudonymised_copies_are_read_back_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGKIT_PSEUDONYM_KEY", "a test key")
+    plain = make_run(tmp_path / "plain")
+    write_exports(plain)  # no cache: every file rewritten
+    cache = tmp_path / "cache"
+    first = make_run(tmp_path / "first")
+    write_exports(first, cache_folder=cache)
+    assert len(list(cache.iterdir())) == 3  # the three id-bearing files
+    again = make_run(tmp_path / "again")
+    mtimes = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    write_exports(again, cache_folder=cache)
+    # read back: same bytes as rewriting them, nothing new stored
+    assert _artifact_bytes(again) == _artifact_bytes(first) == _artifact_bytes(plain)
+    assert set(cache.iterdir()) == set(mtimes)
+    assert files_with_ids(again, RAW_IDS) == {}
+
+
+def test_another_key_salt_or_file_is_not_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGKIT_PSEUDONYM_KEY", "a test key")
+    cache = tmp_path / "cache"
+    write_exports(make_run(tmp_path / "a"), cache_folder=cache)
+    monkeypatch.setenv("SEGKIT_PSEUDONYM_KEY", "another key")
+    other_key = make_run(tmp_path / "b")
+    write_exports(other_key, cache_folder=cache)
+    assert len(list(cache.iterdir())) == 6
+    plain = make_run(tmp_path / "c")
+    write_exports(plain)
+    assert _artifact_bytes(other_key) == _artifact_bytes(plain)
+    # a changed file: its own copy; --fresh rewrites and refreshes
+    changed = make_run(tmp_path / "d")
+    pd.DataFrame(
+        {"segment": [1, 1, 0]}, index=pd.Index(RAW_IDS, name="customer_id")
+    ).to_parquet(changed / "artifacts" / "labels.parquet")
+    write_exports(changed, cache_folder=cache)
+    assert len(list(cache.iterdir())) == 7
+    assert pd.read_parquet(changed / "artifacts" / "labels.parquet")[
+        "segment"
+    ].tolist() == [1, 1, 0]
+    fresh = make_run(tmp_path / "e")
+    write_exports(fresh, cache_folder=cache, fresh=True)
+    assert _artifact_bytes(fresh) == _artifact_bytes(plain)
+    assert len(list(cache.iterdir())) == 7
+
+
+def test_prune_keeps_the_newest_copies(tmp_path):
+    from segkit.runner.exports import prune
+
+    for i in range(5):
+        path = tmp_path / f"{i}.parquet"
+        path.write_bytes(b"x")
+        os.utime(path, ns=(i * 10**9, i * 10**9))
+    assert prune(tmp_path, keep=2) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.parquet", "4.parquet"]
